@@ -1,0 +1,1 @@
+"""The ``charter`` command: one command group per module."""

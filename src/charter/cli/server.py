@@ -1,0 +1,131 @@
+"""``charter init``, ``charter serve`` and ``charter demo``."""
+
+from __future__ import annotations
+
+import typer
+import uvicorn
+from rich.table import Table
+from sqlalchemy import select
+
+from charter.cli.context import console, database, err, handle_errors, operator, settings, unit_of_work
+from charter.config import Settings, ensure_secret_key_file
+from charter.db import migrate
+from charter.demo.seed import USERS, seed
+from charter.identity import bootstrap, service
+from charter.identity.models import PrincipalRow
+from charter.security.keys import create_audit_key
+from charter.server.logs import configure_logging
+
+
+def _prepare_home(config: Settings) -> list[str]:
+    """Key files and the database, created if missing. Returns what was created."""
+    created = []
+    config.home.mkdir(parents=True, exist_ok=True)
+    if config.secret_key is None and ensure_secret_key_file(config):
+        created.append(f"server secret {config.secret_key_file}")
+    if create_audit_key(config.audit_key_file):
+        created.append(f"audit signing key {config.audit_key_file}")
+    return created
+
+
+def _init(config: Settings, *, admin_username: str, admin_password: str | None) -> bootstrap.InitResult:
+    for item in _prepare_home(config):
+        console.print(f"Created the {item}.")
+    db = database(config, check=False)
+    before = migrate.current_revision(db)
+    migrate.upgrade(db)
+    if before != migrate.current_revision(db):
+        console.print(f"Database schema created/upgraded at {config.effective_database_url.split('@')[-1]}.")
+    with unit_of_work(db) as session:
+        return bootstrap.initialise(session, operator(), config, username=admin_username, password=admin_password)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(init)
+    app.command()(serve)
+    app.command()(demo)
+
+
+@handle_errors
+def init(
+    admin_username: str = typer.Option("admin", help="User name of the first administrator."),
+    admin_password: str | None = typer.Option(
+        None, help="Password of the first administrator (or CHARTER_ADMIN_PASSWORD); generated when absent."
+    ),
+) -> None:
+    """Create CHARTER_HOME, the key files and the database, and the first administrator.
+
+    Running it again on an initialised database changes nothing and says so.
+    """
+    config = settings()
+    password = admin_password or (config.admin_password.get_secret_value() if config.admin_password else None)
+    result = _init(config, admin_username=admin_username, admin_password=password)
+    if not result.created:
+        console.print("Charter is already initialised: accounts exist, nothing was changed.")
+        return
+    console.print(f"Created the administrator [bold]{result.username}[/bold].")
+    if result.password:
+        console.print(f"Its password, shown once: [bold]{result.password}[/bold]")
+
+
+@handle_errors
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    workers: int = typer.Option(1, min=1, help="Server processes (PostgreSQL recommended above 1)."),
+) -> None:
+    """Run the API and dashboard server (refuses an out-of-date schema)."""
+    config = settings()
+    configure_logging(config.log_level)
+    migrate.check_schema(database(config, check=False))
+    from charter.server.app import create_app
+
+    if workers > 1:
+        uvicorn.run(
+            "charter.server.asgi:app",
+            host=host,
+            port=port,
+            workers=workers,
+            proxy_headers=True,
+            log_config=None,
+            access_log=False,
+        )
+    else:
+        uvicorn.run(create_app(config), host=host, port=port, proxy_headers=True, log_config=None, access_log=False)
+
+
+@handle_errors
+def demo(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    serve_after: bool = typer.Option(True, "--serve/--no-serve", help="Start the server after seeding."),
+) -> None:
+    """Initialise, seed a demo organisation, print the sign-in details, and serve."""
+    config = settings()
+    result = _init(config, admin_username="admin", admin_password=None)
+    db = database(config)
+    with unit_of_work(db) as session:
+        admin = session.scalars(select(PrincipalRow).where(PrincipalRow.name == "admin")).first()
+        password = result.password
+        if password is None and admin is not None and admin.created_by.startswith("system:cli@"):
+            # A demo database: give the administrator fresh one-time credentials on every start.
+            password = bootstrap.generate_password()
+            service.set_password(session, operator(), "admin", password, settings=config)
+        seeded = seed(session, operator(), config)
+    if seeded.seeded:
+        table = Table(title="Demo accounts (passwords shown once)")
+        for column in ("user", "role", "password"):
+            table.add_column(column)
+        for username, _name, role, team in USERS:
+            table.add_row(username, f"{role.value}{'@' + team if team else ''}", seeded.passwords[username])
+        console.print(table)
+        console.print(f"Service account ci-pipeline, API key (shown once): [bold]{seeded.api_key}[/bold]")
+    url = f"http://{host}:{port}/"
+    console.rule("Charter demo")
+    console.print(f"Open [bold]{url}[/bold]")
+    if password:
+        console.print(f"Sign in as [bold]admin[/bold] with the one-time password [bold]{password}[/bold]")
+    else:
+        err.print("The admin account was not created by the demo; its password was not changed.")
+    if serve_after:
+        serve(host=host, port=port, workers=1)

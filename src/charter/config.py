@@ -1,0 +1,159 @@
+"""Settings: one validated object, read from ``CHARTER_*`` environment variables.
+
+Nothing reads ``os.environ`` elsewhere. Secrets live in ``CHARTER_SECRET_KEY``
+or in key files under ``CHARTER_HOME/keys`` (created by ``charter init``),
+never in the database. Outside development mode a missing, empty, short or
+well-known secret is refused at start-up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from charter.errors import ConfigurationError
+
+#: Values people paste from tutorials; never acceptable as a production secret.
+KNOWN_WEAK_SECRETS = frozenset(
+    {"", "secret", "changeme", "change-me", "changethis", "dev", "development", "test", "charter", "password"}
+)
+MIN_SECRET_BYTES = 32
+ROLE_MAP_HELP = 'a JSON object mapping a group to "role" or "role@team", e.g. {"ml-admins": "admin"}'
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CHARTER_", extra="ignore", frozen=True)
+
+    env: Literal["production", "development"] = "production"
+    home: Path = Field(default_factory=lambda: Path.home() / ".charter")
+    database_url: str | None = None
+    secret_key: SecretStr | None = None
+    # Only read by `charter init`, for the first administrator's password.
+    admin_password: SecretStr | None = None
+
+    # Tokens
+    access_token_ttl: int = Field(default=900, ge=60, le=86_400, description="seconds")
+    session_ttl: int = Field(default=8 * 3600, ge=300, le=7 * 86_400, description="dashboard session, seconds")
+    jwt_issuer: str = "charter"
+    jwt_audience: str = "charter-api"
+
+    # External identity provider (optional)
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_jwks_url: str | None = None
+    oidc_groups_claim: str = "groups"
+    oidc_username_claim: str = "preferred_username"
+    oidc_role_map: dict[str, str] = Field(default_factory=dict)
+
+    # Login throttling
+    login_max_failures_per_account: int = Field(default=5, ge=1)
+    login_max_failures_per_address: int = Field(default=20, ge=1)
+    login_failure_window: int = Field(default=900, ge=1, description="seconds")
+    login_lockout: int = Field(default=900, ge=1, description="seconds")
+
+    password_min_length: int = Field(default=12, ge=8)
+
+    # Audit
+    audit_checkpoint_interval: int = Field(default=3600, ge=0, description="seconds; 0 turns it off")
+
+    # Server
+    cookie_secure: bool = False
+    log_level: str = "INFO"
+
+    @field_validator("oidc_role_map", mode="before")
+    @classmethod
+    def _parse_role_map(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value) if value.strip() else {}
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"CHARTER_OIDC_ROLE_MAP must be {ROLE_MAP_HELP}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.oidc_issuer and not self.oidc_audience:
+            raise ValueError("CHARTER_OIDC_AUDIENCE is required when CHARTER_OIDC_ISSUER is set")
+        return self
+
+    # -- derived values ---------------------------------------------------------------------------
+
+    @property
+    def dev_mode(self) -> bool:
+        return self.env == "development"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.home / "keys"
+
+    @property
+    def secret_key_file(self) -> Path:
+        return self.keys_dir / "secret.key"
+
+    @property
+    def audit_key_file(self) -> Path:
+        return self.keys_dir / "audit-ed25519.pem"
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'charter.db'}"
+
+    @cached_property
+    def secret(self) -> bytes:
+        """The server secret (signs tokens and CSRF values), checked for strength.
+
+        Order: ``CHARTER_SECRET_KEY``, then the key file. Weak secrets are
+        refused unless ``CHARTER_ENV=development``.
+        """
+        if self.secret_key is not None:
+            raw = self.secret_key.get_secret_value().encode()
+            source = "CHARTER_SECRET_KEY"
+        elif self.secret_key_file.exists():
+            raw = self.secret_key_file.read_bytes().strip()
+            source = str(self.secret_key_file)
+        else:
+            raise ConfigurationError(
+                f"No server secret: set CHARTER_SECRET_KEY or run `charter init` to create {self.secret_key_file}"
+            )
+        weak = raw.decode(errors="replace").strip().lower() in KNOWN_WEAK_SECRETS or len(raw) < MIN_SECRET_BYTES
+        if weak and not self.dev_mode:
+            raise ConfigurationError(
+                f"The server secret from {source} is empty, too short (< {MIN_SECRET_BYTES} bytes) or a "
+                "well-known default. Generate one with `python -c 'import secrets; print(secrets.token_urlsafe(48))'` "
+                "or set CHARTER_ENV=development for local experiments."
+            )
+        return raw
+
+
+def ensure_secret_key_file(settings: Settings) -> bool:
+    """Create the server secret file if it does not exist. Returns True when created."""
+    path = settings.secret_key_file
+    if path.exists():
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    write_private_file(path, secrets.token_urlsafe(48).encode())
+    return True
+
+
+def write_private_file(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` readable by the owner only, atomically."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def get_settings() -> Settings:
+    """Read settings from the environment (call once at the edge, pass the object down)."""
+    return Settings()

@@ -1,0 +1,9 @@
+"""Import every table so that ``Base.metadata`` is complete (migrations and the schema test use it)."""
+
+from charter.audit import models as audit_models
+from charter.db.base import Base
+from charter.identity import models as identity_models
+
+metadata = Base.metadata
+
+__all__ = ["audit_models", "identity_models", "metadata"]

@@ -1,0 +1,1 @@
+"""``charter demo``: a small organisation seeded so that a newcomer sees something real."""

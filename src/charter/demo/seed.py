@@ -1,0 +1,87 @@
+"""The demo organisation: two teams, a user in each role, a service account with an API key.
+
+Seeding runs once per database; later capabilities add their own seed here
+(models trained on the real data sets in ``shared/data``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pydantic import SecretStr
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from charter.config import Settings
+from charter.identity import service
+from charter.identity.bootstrap import generate_password
+from charter.identity.models import TeamRow
+from charter.identity.schemas import ApiKeyCreate, RoleGrant, ServiceAccountCreate, TeamCreate, UserCreate
+from charter.security.permissions import Role
+from charter.security.principal import Principal
+
+TEAMS = [
+    TeamCreate(
+        name="credit-risk",
+        display_name="Credit Risk Modelling",
+        description="Scores credit applications; models fall under EU AI Act Annex III (5)(b).",
+    ),
+    TeamCreate(
+        name="people-analytics",
+        display_name="People Analytics",
+        description="Screening and workforce models; Annex III (4) employment use.",
+    ),
+]
+
+# (user name, display name, role, team or None for the organisation)
+USERS = [
+    ("olivia", "Olivia Owens", Role.MODEL_OWNER, "credit-risk"),
+    ("mateo", "Mateo Silva", Role.MODEL_OWNER, "people-analytics"),
+    ("raj", "Raj Patel", Role.REVIEWER, "credit-risk"),
+    ("rosa", "Rosa Martinez", Role.RISK_OFFICER, None),
+    ("aditi", "Aditi Rao", Role.AUDITOR, None),
+    ("victor", "Victor Chen", Role.VIEWER, "people-analytics"),
+]
+
+
+@dataclass
+class DemoSeed:
+    seeded: bool
+    passwords: dict[str, str] = field(default_factory=dict)
+    api_key: str | None = None
+
+
+def seed(session: Session, operator: Principal, settings: Settings) -> DemoSeed:
+    """Seed the demo organisation, once: a database that already has teams is left alone."""
+    if session.scalars(select(TeamRow.id).limit(1)).first() is not None:
+        return DemoSeed(seeded=False)
+    for team in TEAMS:
+        service.create_team(session, operator, team)
+    result = DemoSeed(seeded=True)
+    for username, display_name, role, team in USERS:
+        password = generate_password()
+        service.create_user(
+            session,
+            operator,
+            UserCreate(
+                username=username,
+                password=SecretStr(password),
+                display_name=display_name,
+                roles=[RoleGrant(role=role, team=team)],
+            ),
+            settings=settings,
+        )
+        result.passwords[username] = password
+    service.create_service_account(
+        session,
+        operator,
+        ServiceAccountCreate(
+            name="ci-pipeline",
+            description="Registers models and evidence from CI",
+            roles=[RoleGrant(role=Role.SERVICE, team="credit-risk")],
+        ),
+    )
+    result.api_key = service.create_api_key(
+        session, operator, ApiKeyCreate(service_account="ci-pipeline", name="demo")
+    ).key
+    return result

@@ -1,0 +1,131 @@
+"""One error tree for the whole of Charter.
+
+Every error a user can cause carries a stable ``code`` and an HTTP status.
+The server turns them into JSON (API) or an HTML page (dashboard) in one
+place (``charter.server.errors``); the SDK rebuilds the same class from the
+code, so ``except NotFound`` works the same in-process and over HTTP.
+Nothing below the router raises ``HTTPException``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class CharterError(Exception):
+    """Base class: a message for humans, a stable code for programs."""
+
+    code: ClassVar[str] = "error"
+    status: ClassVar[int] = 500
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = details or {}
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details:
+            body["details"] = self.details
+        return body
+
+
+class InvalidInput(CharterError):
+    """The request was understood but its content is wrong."""
+
+    code = "invalid_input"
+    status = 422
+
+
+class BadRequest(CharterError):
+    code = "bad_request"
+    status = 400
+
+
+class NotAuthenticated(CharterError):
+    """No credentials, or credentials that do not prove an identity."""
+
+    code = "not_authenticated"
+    status = 401
+
+
+class InvalidCredentials(NotAuthenticated):
+    code = "invalid_credentials"
+
+
+class InvalidToken(NotAuthenticated):
+    code = "invalid_token"
+
+
+class PermissionDenied(CharterError):
+    code = "permission_denied"
+    status = 403
+
+
+class CsrfFailed(PermissionDenied):
+    code = "csrf_failed"
+
+
+class NotFound(CharterError):
+    code = "not_found"
+    status = 404
+
+
+class Conflict(CharterError):
+    """The change would break a uniqueness or state rule."""
+
+    code = "conflict"
+    status = 409
+
+
+class RateLimited(CharterError):
+    code = "rate_limited"
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: int, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message, details={"retry_after": retry_after, **(details or {})})
+        self.retry_after = retry_after
+
+
+class AccountLocked(RateLimited):
+    code = "account_locked"
+
+
+class ConfigurationError(CharterError):
+    """Settings or key files are missing or unsafe; raised at start-up."""
+
+    code = "configuration_error"
+    status = 500
+
+
+class SchemaOutOfDate(CharterError):
+    code = "schema_out_of_date"
+    status = 503
+
+
+class ServiceUnavailable(CharterError):
+    code = "service_unavailable"
+    status = 503
+
+
+class AuditChainBroken(CharterError):
+    """Raised by callers that need a verified chain (never by verify itself)."""
+
+    code = "audit_chain_broken"
+    status = 500
+
+
+def _all_subclasses(cls: type[CharterError]) -> list[type[CharterError]]:
+    found: list[type[CharterError]] = []
+    for sub in cls.__subclasses__():
+        found.append(sub)
+        found.extend(_all_subclasses(sub))
+    return found
+
+
+def error_class_for(code: str) -> type[CharterError]:
+    """The class that owns ``code`` (used by the SDK to re-raise server errors)."""
+    for cls in [CharterError, *_all_subclasses(CharterError)]:
+        if cls.code == code:
+            return cls
+    return CharterError

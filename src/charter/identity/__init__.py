@@ -1,0 +1,1 @@
+"""Identity: users, service accounts, teams, role bindings, API keys, tokens."""

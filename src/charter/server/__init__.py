@@ -1,0 +1,1 @@
+"""The web server: app factory, dependencies, middleware, and the one place errors become responses."""

@@ -1,0 +1,93 @@
+"""``create_app()``: the server, assembled from its parts."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from importlib import resources
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import select
+
+from charter import __version__
+from charter.audit import api as audit_api
+from charter.audit import service as audit
+from charter.audit.models import AuditCheckpointRow
+from charter.config import Settings, get_settings
+from charter.db.engine import Database
+from charter.db.migrate import check_schema
+from charter.identity import api as identity_api
+from charter.security.principal import Principal
+from charter.server.errors import install_error_handlers
+from charter.server.health import audit_size
+from charter.server.health import router as health_router
+from charter.server.metrics import Metrics
+from charter.server.middleware import RequestMiddleware
+from charter.server.state import AppState
+from charter.web import pages
+
+log = logging.getLogger("charter.server")
+SCHEDULER = Principal.system("scheduler")
+
+
+def checkpoint_if_grown(state: AppState) -> bool:
+    """Sign a checkpoint when the chain has grown since the last one (run on a schedule)."""
+    with state.db.session(write=True) as session:
+        last = session.scalar(select(AuditCheckpointRow.size).order_by(AuditCheckpointRow.id.desc()).limit(1))
+        if last is not None and last >= audit_size(state.db):
+            return False
+        audit.checkpoint(session, SCHEDULER, key=state.audit_key, origin=state.audit_origin)
+    return True
+
+
+async def _checkpoint_loop(state: AppState, interval: int) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await asyncio.to_thread(checkpoint_if_grown, state)
+        except Exception:
+            log.exception("scheduled audit checkpoint failed")
+
+
+def create_app(settings: Settings | None = None, *, db: Database | None = None) -> FastAPI:
+    """Build the app. Refuses to start on a weak secret, missing keys or an out-of-date schema."""
+    settings = settings or get_settings()
+    state = AppState.build(settings, db)
+    check_schema(state.db)
+    state.audit_key  # noqa: B018  (fail now, not at the first checkpoint, when the key file is missing)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        task = None
+        if settings.audit_checkpoint_interval:
+            task = asyncio.create_task(_checkpoint_loop(state, settings.audit_checkpoint_interval))
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+
+    app = FastAPI(
+        title="Charter",
+        version=__version__,
+        summary="Security and governance for enterprise AI",
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        swagger_ui_oauth2_redirect_url="/api/v1/docs/oauth2-redirect",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.charter = state
+    app.state.metrics = Metrics(lambda: audit_size(state.db))
+    app.add_middleware(RequestMiddleware, metrics=app.state.metrics)
+    install_error_handlers(app)
+    app.include_router(health_router)
+    app.include_router(identity_api.router)
+    app.include_router(audit_api.router)
+    app.include_router(pages.router)
+    static = resources.files("charter.web") / "static"
+    app.mount("/static", StaticFiles(directory=str(static)), name="static")
+    return app

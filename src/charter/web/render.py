@@ -1,0 +1,90 @@
+"""Template rendering, and the dashboard's error pages (used by ``charter.server.errors``)."""
+
+from __future__ import annotations
+
+import secrets
+from importlib import resources
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from charter import __version__
+from charter.errors import CharterError, NotAuthenticated
+
+templates = Jinja2Templates(directory=str(resources.files("charter.web") / "templates"))
+templates.env.globals["version"] = __version__
+LOGIN_CSRF_COOKIE = "charter_login_csrf"
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    data = {
+        "principal": getattr(request.state, "principal", None),
+        "csrf": getattr(request.state, "csrf", None),
+        **(context or {}),
+    }
+    response = templates.TemplateResponse(request, template, data, status_code=status, headers=headers)
+    # The dashboard is never framed, and never caches pages that show who did what.
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'"
+    )
+    return response
+
+
+def safe_next(value: str | None) -> str:
+    """Only same-site paths: ``//evil.example`` and absolute URLs would make the login an open redirect."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    return value
+
+
+def render_login(
+    request: Request,
+    *,
+    error: str | None = None,
+    status: int = 200,
+    next_path: str | None = None,
+    username: str = "",
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    token = secrets.token_urlsafe(24)
+    response = render(
+        request,
+        "login.html",
+        {
+            "error": error,
+            "next": safe_next(next_path or (request.url.path if request.method == "GET" else "/")),
+            "login_csrf": token,
+            "username": username,
+        },
+        status=status,
+        headers=headers,
+    )
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        path="/login",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+def render_error(request: Request, error: CharterError, *, headers: dict[str, str] | None = None) -> HTMLResponse:
+    if isinstance(error, NotAuthenticated):
+        # 401 with the sign-in form in place: after signing in, the user lands where they were going.
+        return render_login(
+            request, error=None if "Sign in" in error.message else error.message, status=401, headers=headers
+        )
+    return render(request, "error.html", {"error": error}, status=error.status, headers=headers)
