@@ -45,8 +45,14 @@ def operator() -> Principal:
     return Principal.system(f"cli@{user}")
 
 
+# Databases opened by the running command; ``handle_errors`` closes them when it ends (this matters
+# when commands run in-process, as in tests: an engine left to the garbage collector leaks connections).
+_opened: list[Database] = []
+
+
 def database(config: Settings, *, check: bool = True) -> Database:
     db = Database(config.effective_database_url)
+    _opened.append(db)
     if check:
         check_schema(db)
     return db
@@ -61,15 +67,20 @@ def unit_of_work(db: Database) -> Iterator[Session]:
 
 
 def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """Turn Charter's errors into a red line and exit code 1, never a traceback."""
+    """Run a command: Charter's errors become a red line and exit code 1 (never a traceback), and the
+    databases it opened are closed when it ends."""
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        depth = len(_opened)
         try:
             return func(*args, **kwargs)
         except CharterError as exc:
             err.print(f"[red]Error ({exc.code}):[/red] {exc.message}")
             raise typer.Exit(1) from exc
+        finally:
+            while len(_opened) > depth:
+                _opened.pop().dispose()
 
     return wrapper
 
