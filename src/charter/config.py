@@ -13,10 +13,10 @@ import os
 import secrets
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from charter.errors import ConfigurationError
 
@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     oidc_jwks_url: str | None = None
     oidc_groups_claim: str = "groups"
     oidc_username_claim: str = "preferred_username"
-    oidc_role_map: dict[str, str] = Field(default_factory=dict)
+    oidc_role_map: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
 
     # Login throttling
     login_max_failures_per_account: int = Field(default=5, ge=1)

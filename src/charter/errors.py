@@ -125,7 +125,8 @@ def _all_subclasses(cls: type[CharterError]) -> list[type[CharterError]]:
 
 def error_class_for(code: str) -> type[CharterError]:
     """The class that owns ``code`` (used by the SDK to re-raise server errors)."""
-    for cls in [CharterError, *_all_subclasses(CharterError)]:
+    classes: list[type[CharterError]] = [CharterError, *_all_subclasses(CharterError)]
+    for cls in classes:
         if cls.code == code:
             return cls
     return CharterError

@@ -91,8 +91,13 @@ def test_guarded_routes_exist(app: FastAPI) -> None:
     assert len(list(guarded_routes(app))) >= 25
 
 
-def _call(client: TestClient, method: str, route: APIRoute, headers: dict[str, str] | None = None,
-          cookies: dict[str, str] | None = None) -> int:
+def _call(
+    client: TestClient,
+    method: str,
+    route: APIRoute,
+    headers: dict[str, str] | None = None,
+    cookies: dict[str, str] | None = None,
+) -> int:
     client.cookies.clear()
     for name, value in (cookies or {}).items():
         client.cookies.set(name, value)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from charter.db.base import Base
 
@@ -30,6 +31,9 @@ class event_field(FunctionElement[str]):
 
     inherit_cache = True
     type = String()
+    # ``key`` changes the SQL, so it must be part of the statement cache key: without this, a query
+    # filtering on one field would reuse the compiled SQL of another.
+    _traverse_internals = [*FunctionElement._traverse_internals, ("key", InternalTraversal.dp_string)]
 
     def __init__(self, column: ColumnElement[Any], key: str) -> None:
         if key not in INDEXED_FIELDS:

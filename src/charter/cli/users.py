@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 from pydantic import SecretStr, ValidationError
-from rich.table import Table
+from rich.table import Column, Table
 
 from charter.cli.context import (
     console,
@@ -26,6 +26,7 @@ from charter.identity.schemas import (
     TeamCreate,
     UserCreate,
 )
+from charter.identity.service import PrincipalKind
 from charter.security.permissions import ROLE_PERMISSIONS, Role
 from charter.server.state import AppState
 
@@ -108,18 +109,19 @@ def user_list(
     query: str | None = typer.Option(None, "--query", "-q", help="Part of the name."),
 ) -> None:
     """List users and service accounts with their roles."""
-    if kind not in (None, "user", "service"):
+    kinds: dict[str, PrincipalKind] = {"user": "user", "service": "service"}
+    if kind is not None and kind not in kinds:
         raise fail("--kind must be user or service")
     db = database(settings())
-    table = Table("name", "kind", "roles", "active", "last sign-in")
+    table = Table(Column("name", no_wrap=True), "kind", "roles", "active", "last sign-in")
     with unit_of_work(db) as session:
         cursor = None
         while True:
             page = service.list_principals(
                 session,
                 operator(),
-                kind=kind,
-                query=query,  # type: ignore[arg-type]
+                kind=kinds[kind] if kind else None,
+                query=query,
                 cursor=cursor,
                 limit=500,
             )
@@ -282,7 +284,8 @@ def apikey_revoke(key_id: str = typer.Argument(..., help="The key's id (the part
 @handle_errors
 def apikey_list(service_account: str | None = typer.Argument(None)) -> None:
     """List API keys (ids only, never secrets)."""
-    table = Table("key id", "service account", "name", "created", "expires", "last used", "state")
+    # Ids are copied into `apikey revoke`: never wrapped.
+    table = Table(Column("key id", no_wrap=True), "service account", "name", "created", "expires", "last used", "state")
     with unit_of_work(database(settings())) as session:
         for k in service.list_api_keys(session, operator(), service_account=service_account):
             table.add_row(

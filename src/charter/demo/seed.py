@@ -55,8 +55,8 @@ def seed(session: Session, operator: Principal, settings: Settings) -> DemoSeed:
     """Seed the demo organisation, once: a database that already has teams is left alone."""
     if session.scalars(select(TeamRow.id).limit(1)).first() is not None:
         return DemoSeed(seeded=False)
-    for team in TEAMS:
-        service.create_team(session, operator, team)
+    for new_team in TEAMS:
+        service.create_team(session, operator, new_team)
     result = DemoSeed(seeded=True)
     for username, display_name, role, team in USERS:
         password = generate_password()

@@ -58,7 +58,7 @@ def resource_type(row: PrincipalRow) -> str:
 def principal_read(row: PrincipalRow) -> PrincipalRead:
     return PrincipalRead(
         id=row.id,
-        kind=row.kind,  # type: ignore[arg-type]
+        kind=row.kind,
         name=row.name,
         display_name=row.display_name,
         email=row.email,
@@ -104,7 +104,8 @@ def get_team(session: Session, name: str) -> TeamRow:
 def team_names(session: Session, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
-    return dict(session.execute(select(TeamRow.id, TeamRow.name).where(TeamRow.id.in_(ids))).tuples().all())
+    rows = session.execute(select(TeamRow.id, TeamRow.name).where(TeamRow.id.in_(ids)))
+    return {team_id: name for team_id, name in rows}
 
 
 def list_principals(

@@ -136,7 +136,10 @@ async def _operational_error(request: Request, exc: Exception) -> Response:
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.error("unexpected error on %s (request %s)", request.url.path, request_id(request), exc_info=exc)
     error = CharterError(f"Something went wrong on our side; quote request id {request_id(request)} when reporting it.")
-    return error_response(request, error)
+    response = error_response(request, error)
+    # This handler runs outside the request middleware, which would otherwise add the header.
+    response.headers["X-Request-ID"] = request_id(request)
+    return response
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -1,0 +1,164 @@
+"""The `charter` command, run in-process against a real database."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from charter.cli.main import app as cli
+from charter.config import Settings
+from charter.db.engine import Database
+from charter.server.app import create_app
+
+runner = CliRunner()
+
+
+def run(*args: str, ok: bool = True) -> str:
+    result = runner.invoke(cli, list(args))
+    if ok:
+        assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture
+def env(home: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.setenv("CHARTER_HOME", str(home))
+    monkeypatch.setenv("CHARTER_DATABASE_URL", db_url)
+    monkeypatch.setenv("CHARTER_AUDIT_CHECKPOINT_INTERVAL", "0")
+    return Settings()
+
+
+def sign_in(settings: Settings, username: str, password: str) -> int:
+    with TestClient(create_app(settings)) as client:
+        status = client.post("/api/v1/auth/token", data={"username": username, "password": password}).status_code
+        client.app.state.charter.db.dispose()  # type: ignore[attr-defined]
+    return status
+
+
+def test_init_creates_keys_and_admin_once(env: Settings) -> None:
+    first = run("init")
+    assert "Created the administrator admin" in first
+    password = first.split("shown once: ")[1].split()[0]
+    assert env.secret_key_file.exists() and env.audit_key_file.exists()
+    assert sign_in(env, "admin", password) == 200
+    key_before = env.audit_key_file.read_bytes()
+    second = run("init")
+    assert "already initialised" in second and "nothing was changed" in second
+    assert env.audit_key_file.read_bytes() == key_before
+    assert sign_in(env, "admin", password) == 200
+
+
+def test_init_takes_the_password_from_the_environment(env: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHARTER_ADMIN_PASSWORD", "from-the-environment-123")
+    output = run("init", "--admin-username", "root-admin")
+    assert "shown once" not in output  # a password the operator chose is never printed
+    assert sign_in(Settings(), "root-admin", "from-the-environment-123") == 200
+
+
+def test_init_refuses_a_short_password(env: Settings) -> None:
+    result = runner.invoke(cli, ["init", "--admin-password", "short"])
+    assert result.exit_code == 1 and "at least 12" in result.output
+
+
+def test_user_role_team_and_key_commands(env: Settings) -> None:
+    run("init", "--admin-password", "the admin password")
+    run("team", "create", "credit-risk", "--display-name", "Credit Risk")
+    assert "credit-risk" in run("team", "list")
+    out = run("user", "create", "alice", "--role", "model_owner@credit-risk", "--password", "alice's password")
+    assert "Created the user alice" in out
+    listing = run("user", "list")
+    assert "alice" in listing and "model_owner@credit-risk" in listing
+    run("role", "grant", "alice", "reviewer", "--team", "credit-risk")
+    assert "reviewer@credit-risk" in run("user", "list", "--query", "ali")
+    run("role", "revoke", "alice", "reviewer", "--team", "credit-risk")
+    assert "reviewer" not in run("user", "list", "--query", "ali")
+    missing = runner.invoke(cli, ["role", "revoke", "alice", "reviewer"])
+    assert missing.exit_code == 1 and "does not hold" in missing.output
+    bad_role = runner.invoke(cli, ["role", "grant", "alice", "emperor"])
+    assert bad_role.exit_code == 1 and "not a role" in bad_role.output
+    run("user", "disable", "alice")
+    assert sign_in(env, "alice", "alice's password") == 401
+    run("user", "enable", "alice")
+    assert sign_in(env, "alice", "alice's password") == 200
+
+    run("user", "create", "ci", "--service", "--role", "service@credit-risk")
+    key_output = run("apikey", "create", "ci", "--name", "pipeline")
+    key = key_output.strip().splitlines()[-1]
+    assert key.startswith("chk_")
+    key_id = key.split("_")[1]
+    with TestClient(create_app(env)) as client:
+        assert client.get("/api/v1/auth/whoami", headers={"X-API-Key": key}).json()["name"] == "ci"
+        assert key_id in run("apikey", "list")
+        run("apikey", "revoke", key_id)
+        assert client.get("/api/v1/auth/whoami", headers={"X-API-Key": key}).status_code == 401
+        client.app.state.charter.db.dispose()  # type: ignore[attr-defined]
+    assert "revoked" in run("apikey", "list", "ci")
+    duplicate = runner.invoke(cli, ["user", "create", "alice", "--password", "another password"])
+    assert duplicate.exit_code == 1 and "already taken" in duplicate.output
+
+
+def test_token_create_prints_a_working_token(env: Settings) -> None:
+    run("init", "--admin-password", "the admin password")
+    token = run("token", "create", "admin", "--ttl", "300").strip()
+    with TestClient(create_app(env)) as client:
+        me = client.get("/api/v1/auth/whoami", headers={"Authorization": f"Bearer {token}"})
+        client.app.state.charter.db.dispose()  # type: ignore[attr-defined]
+    assert me.json()["name"] == "admin"
+    assert runner.invoke(cli, ["token", "create", "nobody"]).exit_code == 1
+
+
+def test_audit_commands(env: Settings, tmp_path: Path) -> None:
+    run("init", "--admin-password", "the admin password")
+    checkpoint = tmp_path / "cp.json"
+    run("audit", "checkpoint", "--out", str(checkpoint))
+    assert json.loads(checkpoint.read_text())["size"] >= 2
+    assert checkpoint.stat().st_mode & 0o777 == 0o600
+    assert "OK" in run("audit", "verify", "--checkpoint", str(checkpoint))
+    public = tmp_path / "audit.pub"
+    public.write_text(run("audit", "public-key"))
+    assert "PRIVATE" not in public.read_text()
+    assert "OK" in run("audit", "verify", "--public-key", str(public), "--checkpoint", str(checkpoint))
+    export = tmp_path / "trail.jsonl"
+    run("audit", "export", "--out", str(export))
+    lines = [json.loads(line) for line in export.read_text().splitlines()]
+    assert [e["seq"] for e in lines] == list(range(1, len(lines) + 1))
+    prev = bytes(32)
+    for line in lines:  # verifiable with nothing but hashlib
+        assert line["prev_hash"] == prev.hex()
+        prev = hashlib.sha256(prev + line["body"].encode()).digest()
+        assert line["hash"] == prev.hex()
+    assert "audit.export" in run("audit", "list", "--action", "audit.export")
+    events = [
+        json.loads(x)
+        for x in run(
+            "audit",
+            "list",
+            "--json",
+            "--actor",
+            "system:cli@" + lines[0]["body"].split('"actor":"system:cli@')[1].split('"')[0],
+        ).splitlines()
+    ]
+    assert events and all(e["actor"].startswith("system:cli@") for e in events)
+
+
+def test_db_commands(env: Settings, db: Database) -> None:
+    assert "required" in run("db", "current")
+    assert "already at" in run("db", "upgrade")
+
+
+def test_commands_refuse_an_uninitialised_database(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHARTER_HOME", str(home))
+    monkeypatch.setenv("CHARTER_DATABASE_URL", f"sqlite:///{tmp_path / 'fresh.db'}")
+    result = runner.invoke(cli, ["user", "list"])
+    assert result.exit_code == 1 and "charter init" in result.output
+
+
+def test_help_lists_every_group() -> None:
+    output = run("--help")
+    for group in ("init", "serve", "demo", "db", "user", "role", "team", "apikey", "token", "audit"):
+        assert group in output
