@@ -58,7 +58,7 @@ def fault_of(db: Database, checkpoints: list[Path] | None = None) -> tuple[int, 
     for path in checkpoints or []:
         args += ["--checkpoint", str(path)]
     code, output = verify(*args)
-    report = json.loads(output[output.index("{"):])
+    report = json.loads(output[output.index("{") :])
     assert (code == 0) is report["ok"], output
     return None if report["ok"] else (report["fault"]["seq"], report["fault"]["kind"])
 
@@ -89,8 +89,11 @@ def test_intact_chain_verifies(db: Database, chain: int) -> None:
 def test_changed_field(db: Database, chain: int) -> None:
     _, body, _ = row(db, 5)
     assert '"actor":"system:tests"' in body
-    sql(db, "UPDATE audit_events SET body = :b WHERE seq = 5",
-        b=body.replace('"actor":"system:tests"', '"actor":"user:mallory"'))
+    sql(
+        db,
+        "UPDATE audit_events SET body = :b WHERE seq = 5",
+        b=body.replace('"actor":"system:tests"', '"actor":"user:mallory"'),
+    )
     assert fault_of(db) == (5, "modified")
     code, output = verify()
     assert code == 1 and "seq 5" in output and "modified" in output
@@ -119,16 +122,27 @@ def test_inserted_event_with_a_correct_hash(db: Database, chain: int) -> None:
     sql(db, "UPDATE audit_events SET seq = seq + 1000 WHERE seq >= 6")
     sql(db, "UPDATE audit_events SET seq = seq - 999 WHERE seq >= 1000")
     body = canonical_json({"seq": 6, "actor": "user:mallory", "action": "role.grant"})
-    sql(db, "INSERT INTO audit_events (seq, prev_hash, body, hash) VALUES (6, :p, :b, :h)",
-        p=prev_of_6, b=body.decode(), h=chain_hash(prev_of_6, body))
+    sql(
+        db,
+        "INSERT INTO audit_events (seq, prev_hash, body, hash) VALUES (6, :p, :b, :h)",
+        p=prev_of_6,
+        b=body.decode(),
+        h=chain_hash(prev_of_6, body),
+    )
     assert fault_of(db) == (7, "broken_link")
 
 
 def test_swapped_events(db: Database, chain: int) -> None:
     four, five = row(db, 4), row(db, 5)
     for seq, (prev, body, digest) in ((4, five), (5, four)):
-        sql(db, "UPDATE audit_events SET prev_hash = :p, body = :b, hash = :h WHERE seq = :s",
-            p=prev, b=body, h=digest, s=seq)
+        sql(
+            db,
+            "UPDATE audit_events SET prev_hash = :p, body = :b, hash = :h WHERE seq = :s",
+            p=prev,
+            b=body,
+            h=digest,
+            s=seq,
+        )
     assert fault_of(db) == (4, "broken_link")
 
 
@@ -154,14 +168,19 @@ def _rewrite_history_from(db: Database, start: int) -> None:
     """The strongest attacker: change event ``start`` and recompute every later hash."""
     prev, _, _ = row(db, start)
     with db.engine.connect() as conn:
-        rows = conn.execute(text("SELECT seq, body FROM audit_events WHERE seq >= :s ORDER BY seq"),
-                            {"s": start}).all()
+        rows = conn.execute(text("SELECT seq, body FROM audit_events WHERE seq >= :s ORDER BY seq"), {"s": start}).all()
     for seq, body in rows:
         if seq == start:
             body = body.replace('"actor":"system:tests"', '"actor":"user:mallory"')
         digest = chain_hash(prev, body.encode())
-        sql(db, "UPDATE audit_events SET prev_hash = :p, body = :b, hash = :h WHERE seq = :s",
-            p=prev, b=body, h=digest, s=seq)
+        sql(
+            db,
+            "UPDATE audit_events SET prev_hash = :p, body = :b, hash = :h WHERE seq = :s",
+            p=prev,
+            b=body,
+            h=digest,
+            s=seq,
+        )
         prev = digest
 
 
@@ -190,8 +209,9 @@ def test_unreadable_checkpoint_file_is_a_usage_error(db: Database, chain: int, t
     assert code == 2 and "cannot read the checkpoint" in output
 
 
-def test_verify_through_the_api(db: Database, chain: int, client: TestClient,
-                                login: Callable[[str], dict[str, str]], factory: Factory) -> None:
+def test_verify_through_the_api(
+    db: Database, chain: int, client: TestClient, login: Callable[[str], dict[str, str]], factory: Factory
+) -> None:
     factory.user("auditor-a", "auditor")
     headers = login("auditor-a")
     assert client.get("/api/v1/audit/verify", headers=headers).json()["ok"] is True

@@ -133,8 +133,9 @@ def test_not_a_checkpoint() -> None:
 def _compare(rows: list[Row], trusted: list[Checkpoint], stored: list[Checkpoint]) -> str | None:
     verifier = ChainVerifier(watch=frozenset(c.size for c in [*trusted, *stored]))
     assert verifier.feed(rows) is None
-    fault = check_checkpoints(chain_size=verifier.size, hashes=verifier.seen, trusted=trusted, stored=stored,
-                              public_key=KEY.public_key())
+    fault = check_checkpoints(
+        chain_size=verifier.size, hashes=verifier.seen, trusted=trusted, stored=stored, public_key=KEY.public_key()
+    )
     return None if fault is None else fault.kind
 
 

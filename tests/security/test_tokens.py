@@ -22,8 +22,14 @@ def _b64(data: dict[str, object]) -> str:
 
 def _claims(**overrides: object) -> dict[str, object]:
     now = int(datetime.now(UTC).timestamp())
-    claims: dict[str, object] = {"iss": "charter", "aud": "charter-api", "sub": "alice", "iat": now,
-                                 "exp": now + 600, "jti": "j1"}
+    claims: dict[str, object] = {
+        "iss": "charter",
+        "aud": "charter-api",
+        "sub": "alice",
+        "iat": now,
+        "exp": now + 600,
+        "jti": "j1",
+    }
     claims.update(overrides)
     return {k: v for k, v in claims.items() if v is not None}
 
