@@ -31,41 +31,61 @@ ROLE_MAP_HELP = 'a JSON object mapping a group to "role" or "role@team", e.g. {"
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CHARTER_", extra="ignore", frozen=True)
 
-    env: Literal["production", "development"] = "production"
-    home: Path = Field(default_factory=lambda: Path.home() / ".charter")
-    database_url: str | None = None
-    secret_key: SecretStr | None = None
-    # Only read by `charter init`, for the first administrator's password.
-    admin_password: SecretStr | None = None
+    env: Literal["production", "development"] = Field(
+        default="production", description="`development` accepts weak secrets (never use it in production)"
+    )
+    home: Path = Field(
+        default_factory=lambda: Path.home() / ".charter",
+        description="where the SQLite database, key files and artifacts live",
+    )
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default `sqlite:///$CHARTER_HOME/charter.db`; "
+        "`postgresql://user@host/db` uses PostgreSQL (psycopg 3)"
+    )
+    secret_key: SecretStr | None = Field(
+        default=None, description="server secret (>= 32 bytes) that signs tokens; default: the key file "
+        "`$CHARTER_HOME/keys/secret.key` made by `charter init`"
+    )
+    admin_password: SecretStr | None = Field(
+        default=None, description="first administrator's password, read by `charter init` only"
+    )
 
     # Tokens
-    access_token_ttl: int = Field(default=900, ge=60, le=86_400, description="seconds")
+    access_token_ttl: int = Field(default=900, ge=60, le=86_400, description="API access token lifetime, seconds")
     session_ttl: int = Field(default=8 * 3600, ge=300, le=7 * 86_400, description="dashboard session, seconds")
-    jwt_issuer: str = "charter"
-    jwt_audience: str = "charter-api"
+    jwt_issuer: str = Field(default="charter", description="`iss` of Charter's tokens; also names the audit log")
+    jwt_audience: str = Field(default="charter-api", description="`aud` of Charter's access tokens")
 
     # External identity provider (optional)
-    oidc_issuer: str | None = None
-    oidc_audience: str | None = None
-    oidc_jwks_url: str | None = None
-    oidc_groups_claim: str = "groups"
-    oidc_username_claim: str = "preferred_username"
-    oidc_role_map: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
+    oidc_issuer: str | None = Field(default=None, description="issuer URL of an OpenID Connect provider")
+    oidc_audience: str | None = Field(default=None, description="`aud` the provider's tokens must carry")
+    oidc_jwks_url: str | None = Field(
+        default=None, description="JWKS URL; default: discovered from the issuer's openid-configuration"
+    )
+    oidc_groups_claim: str = Field(default="groups", description="claim that lists the user's groups")
+    oidc_username_claim: str = Field(default="preferred_username", description="claim that names the user")
+    oidc_role_map: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict, description=ROLE_MAP_HELP)
 
     # Login throttling
-    login_max_failures_per_account: int = Field(default=5, ge=1)
-    login_max_failures_per_address: int = Field(default=20, ge=1)
-    login_failure_window: int = Field(default=900, ge=1, description="seconds")
-    login_lockout: int = Field(default=900, ge=1, description="seconds")
+    login_max_failures_per_account: int = Field(default=5, ge=1, description="failed sign-ins before a lockout")
+    login_max_failures_per_address: int = Field(
+        default=20, ge=1, description="failed sign-ins from one address (any account) before a lockout"
+    )
+    login_failure_window: int = Field(default=900, ge=1, description="window in which failures count, seconds")
+    login_lockout: int = Field(default=900, ge=1, description="lockout duration, seconds")
 
-    password_min_length: int = Field(default=12, ge=8)
+    password_min_length: int = Field(default=12, ge=8, description="minimum password length (no composition rules)")
 
     # Audit
-    audit_checkpoint_interval: int = Field(default=3600, ge=0, description="seconds; 0 turns it off")
+    audit_checkpoint_interval: int = Field(
+        default=3600, ge=0, description="seconds between signed audit checkpoints made by the server; 0: off"
+    )
 
     # Server
-    cookie_secure: bool = False
-    log_level: str = "INFO"
+    cookie_secure: bool = Field(
+        default=False, description="always mark the session cookie Secure (it is whenever the request is HTTPS)"
+    )
+    log_level: str = Field(default="INFO", description="log level of the JSON logs on standard error")
 
     @field_validator("oidc_role_map", mode="before")
     @classmethod

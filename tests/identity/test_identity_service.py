@@ -149,3 +149,16 @@ def test_tokens_for_scripts(client: TestClient, factory: Factory, login: Login) 
     assert response.json()["expires_in"] == 600
     me = client.get("/api/v1/auth/whoami", headers={"Authorization": f"Bearer {token}"}).json()
     assert me["name"] == "ci" and "model:write" in me["permissions"]
+
+
+def test_first_use_of_an_api_key_on_a_write_route(client: TestClient, factory: Factory, login: Login,
+                                                   db: Database) -> None:
+    # Recording last_used_at must not wait on the write lock the request itself holds (SQLite).
+    factory.user("admin", "admin")
+    factory.service_account("ops", "admin")
+    key = client.post("/api/v1/api-keys", headers=login("admin"),
+                      json={"service_account": "ops", "name": "k"}).json()["key"]
+    response = client.post("/api/v1/teams", headers={"X-API-Key": key}, json={"name": "made-by-key"})
+    assert response.status_code == 201
+    with db.session() as session:
+        assert session.scalars(select(ApiKeyRow)).one().last_used_at is not None

@@ -9,6 +9,8 @@ though the caller is then told no. ``login`` therefore returns a
 from __future__ import annotations
 
 import hashlib
+import re
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -265,9 +267,15 @@ def provision_external(session: Session, identity: ExternalIdentity) -> Principa
     Never merged with a local account of the same name (that would let the
     provider take the local account over): a clash gets a suffixed name.
     """
-    name = identity.username.lower()[:63]
-    if find_principal(session, name) is not None:
-        name = f"{name[:54]}-{hashlib.sha256(external_subject(identity).encode()).hexdigest()[:8]}"
+    # A valid local name (it appears in URLs, CLI arguments and the audit trail): the provider's
+    # username folded to the local alphabet, e.g. "Corp/Jane Doe" -> "corp-jane-doe".
+    base = re.sub(r"[^a-z0-9._-]+", "-", identity.username.lower()).strip("._-")[:63] or "user"
+    digest = hashlib.sha256(external_subject(identity).encode()).hexdigest()[:8]
+    candidates = [base, f"{base[:54]}-{digest}"]
+    # The hashed fallback can be computed, and claimed first, by anyone who picks their own
+    # username at the provider: a random one, chosen now, cannot.
+    candidates += [f"{base[:46]}-{secrets.token_hex(8)}" for _ in range(3)]
+    name = next((c for c in candidates if find_principal(session, c) is None), candidates[-1])
     row = PrincipalRow(
         kind="user",
         name=name,

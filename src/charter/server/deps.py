@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Depends, Request
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from charter.audit.service import RequestContext, set_request_context
@@ -92,9 +93,23 @@ def _authenticate_oidc(state: AppState, request: Request, session: Session, toke
     identity = state.oidc.verify(token)
     row = auth.find_external(session, identity)
     if row is None:
-        with state.db.session(write=True) as provisioning:
-            set_request_context(provisioning, RequestContext(request_id(request), source_ip(request)))
-            auth.provision_external(provisioning, identity)
+        # First sign-in: the user is provisioned in a transaction of its own, committed even if the
+        # request then fails. End the request's transaction first (authentication is the first thing
+        # it does, so nothing is lost): on SQLite it holds the write lock, which the provisioning
+        # transaction would wait for in vain, or a read snapshot that would not see the new row.
+        session.rollback()
+        for attempt in (1, 2):
+            try:
+                with state.db.session(write=True) as provisioning:
+                    set_request_context(provisioning, RequestContext(request_id(request), source_ip(request)))
+                    if auth.find_external(provisioning, identity) is None:
+                        auth.provision_external(provisioning, identity)
+                break
+            except IntegrityError:
+                # A concurrent first sign-in provisioned this identity, or took the name it wanted;
+                # the second attempt sees that commit and finds the row or picks another name.
+                if attempt == 2:
+                    raise
         row = auth.find_external(session, identity)
         assert row is not None
     return auth.principal_from_external(session, row, identity)
@@ -109,6 +124,9 @@ def authenticate_api(state: AppState, request: Request, session: Session) -> Pri
     if api_key is not None:
         result = auth.authenticate_api_key(session, api_key.strip())
         if result.needs_touch:
+            # As for a first OIDC sign-in: end the request's (still empty) transaction first, or on
+            # SQLite the touch would wait for the write lock this very request holds.
+            session.rollback()
             _touch_api_key(state, request, result.key_id)
         return result.principal
     if token is None:
