@@ -162,3 +162,32 @@ def test_help_lists_every_group() -> None:
     output = run("--help")
     for group in ("init", "serve", "demo", "db", "user", "role", "team", "apikey", "token", "audit"):
         assert group in output
+
+
+def test_demo_seeds_an_organisation_whose_printed_credentials_work(env: Settings) -> None:
+    from charter.demo.seed import USERS
+
+    output = run("demo", "--no-serve")
+    admin_password = output.split("one-time password ")[1].split()[0]
+    passwords = {name: output.split(f"│ {name} ")[1].split("│")[2].strip() for name, *_ in USERS}
+    key = output.split("API key (shown once): ")[1].split()[0]
+    with TestClient(create_app(env)) as client:
+        for name, password in [("admin", admin_password), *passwords.items()]:
+            assert client.post("/api/v1/auth/token", data={"username": name, "password": password}).status_code \
+                == 200, name
+        me = client.get("/api/v1/auth/whoami", headers={"X-API-Key": key}).json()
+        assert me["name"] == "ci-pipeline" and me["bindings"] == [{"role": "service", "team": "credit-risk"}]
+        client.app.state.charter.db.dispose()  # type: ignore[attr-defined]
+    again = run("demo", "--no-serve")
+    assert "Demo accounts" not in again  # seeded once
+    new_password = again.split("one-time password ")[1].split()[0]
+    assert new_password != admin_password
+    assert sign_in(env, "admin", new_password) == 200 and sign_in(env, "admin", admin_password) == 401
+
+
+def test_serve_refuses_an_uninitialised_database(home: Path, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHARTER_HOME", str(home))
+    monkeypatch.setenv("CHARTER_DATABASE_URL", f"sqlite:///{tmp_path / 'fresh.db'}")
+    result = runner.invoke(cli, ["serve", "--port", "1"])
+    assert result.exit_code == 1 and "charter init" in result.output

@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import insert, select, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from charter.audit.models import AuditCheckpointRow, AuditEventRow, event_field
@@ -116,15 +116,27 @@ def actor_name(actor: Principal | str) -> str:
 # -- append -----------------------------------------------------------------------------------------
 
 
+# Built once: Core statements on the table skip the ORM's per-call statement building and bulk-insert
+# machinery (an audit append is on the path of every write, so this is most of its cost).
+_EVENTS = AuditEventRow.__table__
+_HEAD = select(_EVENTS.c.seq, _EVENTS.c.hash).order_by(_EVENTS.c.seq.desc()).limit(1)
+_INSERT = _EVENTS.insert()
+_PG_LOCK = text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=_PG_LOCK_KEY)
+
+
 def _lock_head(session: Session) -> tuple[int, bytes]:
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
-    elif not session.info.get("write", True):
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    if not postgresql and not session.info.get("write", True):
         # A deferred SQLite transaction could fail to upgrade to a writer (SQLITE_BUSY_SNAPSHOT).
         raise RuntimeError("audit events must be recorded in a writing session")
-    row = session.execute(
-        select(AuditEventRow.seq, AuditEventRow.hash).order_by(AuditEventRow.seq.desc()).limit(1)
-    ).first()
+    if session.autoflush:
+        # Pending changes go to the database first, before the lock is taken (an ORM query would
+        # autoflush them too; the Core statements below do not).
+        session.flush()
+    connection = session.connection()
+    if postgresql:
+        connection.execute(_PG_LOCK)
+    row = connection.execute(_HEAD).first()
     return (0, GENESIS) if row is None else (int(row[0]), bytes(row[1]))
 
 
@@ -156,7 +168,7 @@ def record_many(session: Session, actor: Principal | str, events: Sequence[Event
         digest = chain_hash(prev, body)
         rows.append({"seq": seq, "prev_hash": prev, "body": body.decode(), "hash": digest})
         prev = digest
-    session.execute(insert(AuditEventRow), rows)
+    session.connection().execute(_INSERT, rows)
     return [r["seq"] for r in rows]
 
 
@@ -317,8 +329,15 @@ def verify_as(
 # -- checkpoints ------------------------------------------------------------------------------------
 
 
-def checkpoint(session: Session, principal: Principal, *, key: Ed25519PrivateKey, origin: str) -> CheckpointRead:
-    """Sign the current head and store the checkpoint; the caller may also keep it outside the database."""
+def checkpoint(
+    session: Session, principal: Principal, *, key: Ed25519PrivateKey, origin: str, record_event: bool = True
+) -> CheckpointRead:
+    """Sign the current head and store the checkpoint; the caller may also keep it outside the database.
+
+    A checkpoint someone asked for is an audited act. The server's scheduled ones pass
+    ``record_event=False``: they are kept, signed, in their own table, and an event of their own
+    would make the chain look grown again at every tick.
+    """
     authorize(principal, Permission.AUDIT_CHECKPOINT)
     size, head = _lock_head(session)
     signed = sign_checkpoint(key, origin=origin, size=size, head_hash=head, created_at=timestamp())
@@ -333,13 +352,14 @@ def checkpoint(session: Session, principal: Principal, *, key: Ed25519PrivateKey
         )
     )
     session.flush()
-    record(
-        session,
-        principal,
-        "audit.checkpoint",
-        resource_type="audit_trail",
-        details={"size": signed.size, "head_hash": signed.head_hash, "key_id": signed.key_id},
-    )
+    if record_event:
+        record(
+            session,
+            principal,
+            "audit.checkpoint",
+            resource_type="audit_trail",
+            details={"size": signed.size, "head_hash": signed.head_hash, "key_id": signed.key_id},
+        )
     return CheckpointRead(**signed.__dict__)
 
 

@@ -10,12 +10,12 @@ from importlib import resources
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from charter import __version__
 from charter.audit import api as audit_api
 from charter.audit import service as audit
-from charter.audit.models import AuditCheckpointRow
+from charter.audit.models import AuditCheckpointRow, AuditEventRow
 from charter.config import Settings, get_settings
 from charter.db.engine import Database
 from charter.db.migrate import check_schema
@@ -37,9 +37,10 @@ def checkpoint_if_grown(state: AppState) -> bool:
     """Sign a checkpoint when the chain has grown since the last one (run on a schedule)."""
     with state.db.session(write=True) as session:
         last = session.scalar(select(AuditCheckpointRow.size).order_by(AuditCheckpointRow.id.desc()).limit(1))
-        if last is not None and last >= audit_size(state.db):
+        size = session.scalar(select(func.coalesce(func.max(AuditEventRow.seq), 0))) or 0
+        if size == 0 or (last is not None and last >= size):
             return False
-        audit.checkpoint(session, SCHEDULER, key=state.audit_key, origin=state.audit_origin)
+        audit.checkpoint(session, SCHEDULER, key=state.audit_key, origin=state.audit_origin, record_event=False)
     return True
 
 
