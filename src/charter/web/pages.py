@@ -8,10 +8,12 @@ is compared in constant time before the service is called.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Iterator
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from pydantic import SecretStr, ValidationError
 from sqlalchemy import func, select
 
@@ -21,14 +23,26 @@ from charter.audit.schemas import AuditFilter
 from charter.errors import CharterError, CsrfFailed, InvalidInput
 from charter.identity import auth, service
 from charter.identity.models import PrincipalRow, TeamRow
-from charter.identity.schemas import RoleBindingChange, UserCreate
+from charter.identity.schemas import NAME_HELP, RoleBindingChange, UserCreate
 from charter.security.permissions import Permission, Role
 from charter.server.deps import SESSION_COOKIE, Context, PageNeeds, Public, PublicContext, source_ip
+from charter.server.state import AppState
 from charter.web.render import LOGIN_CSRF_COOKIE, render, render_login, safe_next
 
 router = APIRouter(include_in_schema=False)
 P = Permission
 AUTO_VERIFY_LIMIT = 200_000
+# Every form that changes something echoes the session's CSRF value (compared in _check_csrf).
+CsrfField = Annotated[str, Form(max_length=200)]
+# What the Users page says after a change (a fixed set, so the query string cannot put words on the page).
+DONE_MESSAGES = {
+    "created": "The user was created.",
+    "disabled": "The account was disabled.",
+    "enabled": "The account was enabled.",
+    "granted": "The role was granted.",
+    "revoked": "The role was revoked.",
+}
+FIELD_LABELS = {"username": "User name", "password": "Initial password", "display_name": "Display name"}
 
 
 def _check_csrf(ctx: Context, submitted: str) -> None:
@@ -54,7 +68,7 @@ def login_submit(
     request: Request,
     username: Annotated[str, Form(max_length=200)],
     password: Annotated[str, Form(max_length=2000)],
-    login_csrf: Annotated[str, Form(max_length=200)],
+    login_csrf: CsrfField,
     next_path: Annotated[str, Form(alias="next", max_length=2000)] = "/",
     ctx: PublicContext = Public(),
 ) -> Response:
@@ -101,7 +115,7 @@ def login_submit(
 
 
 @router.post("/logout")
-def logout(csrf: Annotated[str, Form(max_length=200)], ctx: Context = PageNeeds(P.SELF)) -> Response:
+def logout(csrf: CsrfField, ctx: Context = PageNeeds(P.SELF)) -> Response:
     _check_csrf(ctx, csrf)
     claims = ctx.request.state.session_claims
     auth.revoke_token(ctx.session, ctx.principal, claims.jti, claims.expires_at)
@@ -149,6 +163,7 @@ def _users_page(
     status: int = 200,
     q: str | None = None,
     cursor: str | None = None,
+    form: dict[str, str] | None = None,
 ) -> HTMLResponse:
     page = service.list_principals(ctx.session, ctx.principal, query=q, cursor=cursor, limit=100)
     teams = service.list_teams(ctx.session, ctx.principal) if ctx.principal.can(P.TEAM_READ) else []
@@ -162,6 +177,7 @@ def _users_page(
             "q": q or "",
             "message": message,
             "error": error,
+            "form": form or {},
             "can_write": ctx.principal.can(P.USER_WRITE),
             "can_grant": ctx.principal.can(P.ROLE_GRANT),
         },
@@ -174,49 +190,65 @@ def users_page(
     ctx: Context = PageNeeds(P.USER_READ),
     q: Annotated[str | None, Query(max_length=100)] = None,
     cursor: Annotated[str | None, Query(max_length=20)] = None,
+    done: Annotated[str | None, Query(max_length=20)] = None,
 ) -> HTMLResponse:
-    return _users_page(ctx, q=q, cursor=cursor)
+    return _users_page(ctx, q=q, cursor=cursor, message=DONE_MESSAGES.get(done or ""))
 
 
-def _form_failure(ctx: Context, error: CharterError) -> HTMLResponse:
+def _form_failure(ctx: Context, error: CharterError, *, form: dict[str, str] | None = None) -> HTMLResponse:
     """Show a refused form on the same page, and roll back whatever the service had begun."""
     ctx.session.rollback()
-    return _users_page(ctx, error=error.message, status=error.status)
+    return _users_page(ctx, error=error.message, status=error.status, form=form)
 
 
+def _explain(exc: ValidationError) -> str:
+    """Validation errors in the form's own words (never echoing what was typed)."""
+    problems = []
+    for problem in exc.errors():
+        field = str(problem["loc"][0]) if problem["loc"] else ""
+        label = "Role" if field == "roles" else FIELD_LABELS.get(field, field.replace("_", " ").capitalize())
+        if field == "username" and problem["type"] == "string_pattern_mismatch":
+            text = f"use {NAME_HELP}"
+        else:
+            text = str(problem["msg"])
+        problems.append(f"{label}: {text}.")
+    return " ".join(problems)
+
+
+# Fields other than csrf default to "" so that a wrong CSRF value is refused first (403, audited) and the
+# schema, not the framework, says what is wrong, on the page itself. The lengths only bound the input.
 @router.post("/admin/users", response_class=HTMLResponse)
 def users_create(
-    csrf: Annotated[str, Form(max_length=200)],
-    username: Annotated[str, Form(max_length=64)],
-    password: Annotated[str, Form(max_length=2000)],
+    csrf: CsrfField,
+    username: Annotated[str, Form(max_length=200)] = "",
+    password: Annotated[str, Form(max_length=2000)] = "",
     display_name: Annotated[str, Form(max_length=200)] = "",
     role: Annotated[str, Form(max_length=32)] = "",
     team: Annotated[str, Form(max_length=64)] = "",
     ctx: Context = PageNeeds(P.USER_WRITE),
 ) -> Response:
     _check_csrf(ctx, csrf)
+    typed = {"username": username, "display_name": display_name, "role": role, "team": team}  # never the password
     try:
         data = UserCreate(
             username=username,
             password=SecretStr(password),
             display_name=display_name or None,
-            roles=[{"role": role, "team": team or None}] if role else [],  # type: ignore[list-item]
+            roles=[{"role": role, "team": team or None}] if role else [],
         )
     except ValidationError as exc:
-        return _form_failure(ctx, InvalidInput("; ".join(e["msg"] for e in exc.errors())))
+        return _form_failure(ctx, InvalidInput(_explain(exc)), form=typed)
     try:
         service.create_user(ctx.session, ctx.principal, data, settings=ctx.state.settings)
     except CharterError as exc:
         if exc.status == 403:
             raise
-        return _form_failure(ctx, exc)
-    return _flash_redirect(f"/admin/users?q={username}")
+        return _form_failure(ctx, exc, form=typed)
+    return _flash_redirect(f"/admin/users?{urlencode({'q': data.username, 'done': 'created'})}")
 
 
 @router.post("/admin/users/{name}/{action}")
-def users_toggle(
-    name: str, action: str, csrf: Annotated[str, Form(max_length=200)], ctx: Context = PageNeeds(P.USER_WRITE)
-) -> Response:
+def users_toggle(name: str, action: str, csrf: CsrfField, ctx: Context = PageNeeds(P.USER_WRITE)) -> Response:
     _check_csrf(ctx, csrf)
     if action not in ("disable", "enable"):
         raise InvalidInput("The action must be disable or enable.")
@@ -226,15 +258,15 @@ def users_toggle(
         if exc.status == 403:
             raise
         return _form_failure(ctx, exc)
-    return _flash_redirect("/admin/users")
+    return _flash_redirect(f"/admin/users?done={action}d")
 
 
 @router.post("/admin/roles/{action}")
 def roles_change(
     action: str,
-    csrf: Annotated[str, Form(max_length=200)],
-    principal: Annotated[str, Form(max_length=64)],
-    role: Annotated[str, Form(max_length=32)],
+    csrf: CsrfField,
+    principal: Annotated[str, Form(max_length=200)] = "",
+    role: Annotated[str, Form(max_length=32)] = "",
     team: Annotated[str, Form(max_length=64)] = "",
     ctx: Context = PageNeeds(P.ROLE_GRANT),
 ) -> Response:
@@ -242,16 +274,16 @@ def roles_change(
     if action not in ("grant", "revoke"):
         raise InvalidInput("The action must be grant or revoke.")
     try:
-        change = RoleBindingChange(principal=principal, role=role, team=team or None)  # type: ignore[arg-type]
-    except ValidationError:
-        return _form_failure(ctx, InvalidInput(f"{role!r} is not a role."))
+        change = RoleBindingChange(principal=principal, role=role, team=team or None)
+    except ValidationError as exc:
+        return _form_failure(ctx, InvalidInput(_explain(exc)))
     try:
         (service.grant_role if action == "grant" else service.revoke_role)(ctx.session, ctx.principal, change)
     except CharterError as exc:
         if exc.status == 403:
             raise
         return _form_failure(ctx, exc)
-    return _flash_redirect("/admin/users")
+    return _flash_redirect(f"/admin/users?done={'granted' if action == 'grant' else 'revoked'}")
 
 
 # -- audit trail ------------------------------------------------------------------------------------
@@ -284,5 +316,28 @@ def audit_page(
             "size": size,
             "filters": filters,
             "checkpoint": audit.latest_checkpoint(ctx.session),
+        },
+    )
+
+
+def _stream_export(state: AppState, since_seq: int) -> Iterator[str]:
+    # The request's transaction has ended by the time the body streams: read in a session of its own.
+    with state.db.session(write=False) as session:
+        yield from audit.stream_lines(session, since_seq=since_seq)
+
+
+@router.get("/audit/export")
+def audit_export(
+    ctx: Context = PageNeeds(P.AUDIT_READ, write=True),
+    since_seq: Annotated[int, Query(ge=0)] = 0,
+) -> StreamingResponse:
+    """The export link on the audit page: the same JSON lines as ``/api/v1/audit/export``, with the session cookie."""
+    audit.record_export(ctx.session, ctx.principal, since_seq=since_seq)
+    return StreamingResponse(
+        _stream_export(ctx.state, since_seq),
+        media_type="application/x-ndjson",
+        headers={
+            "Content-Disposition": 'attachment; filename="charter-audit.jsonl"',
+            "Cache-Control": "no-store",
         },
     )

@@ -6,16 +6,28 @@ import secrets
 from importlib import resources
 from typing import Any
 
+import orjson
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from charter import __version__
-from charter.errors import CharterError, NotAuthenticated
+from charter.errors import CharterError, InvalidToken, NotAuthenticated
+from charter.server.deps import SESSION_COOKIE
 
+LOGIN_CSRF_COOKIE = "charter_login_csrf"
 templates = Jinja2Templates(directory=str(resources.files("charter.web") / "templates"))
 templates.env.globals["version"] = __version__
-LOGIN_CSRF_COOKIE = "charter_login_csrf"
+
+
+def detail(value: Any) -> str:
+    """An audit detail as it was recorded (JSON: ``null``, ``true``), not as Python prints it (``None``, ``True``)."""
+    if isinstance(value, str):
+        return value
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
+templates.env.filters["detail"] = detail
 
 
 def render(
@@ -42,10 +54,26 @@ def render(
 
 
 def safe_next(value: str | None) -> str:
-    """Only same-site paths: ``//evil.example`` and absolute URLs would make the login an open redirect."""
+    """Only same-site paths: ``//evil.example`` and absolute URLs would make the login an open redirect.
+
+    The sign-in and sign-out paths are refused too: landing on them after signing in would look
+    like the sign-in had failed.
+    """
     if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
         return "/"
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):  # a header must never carry control characters
+        return "/"
+    if value.split("?", 1)[0].rstrip("/") in ("/login", "/logout"):
+        return "/"
     return value
+
+
+def requested_path(request: Request) -> str:
+    """The path and query string of a GET, so that signing in returns to the same filtered page."""
+    if request.method != "GET":
+        return "/"
+    query = request.url.query
+    return request.url.path + (f"?{query}" if query else "")
 
 
 def render_login(
@@ -63,7 +91,7 @@ def render_login(
         "login.html",
         {
             "error": error,
-            "next": safe_next(next_path or (request.url.path if request.method == "GET" else "/")),
+            "next": safe_next(next_path or requested_path(request)),
             "login_csrf": token,
             "username": username,
         },
@@ -84,7 +112,10 @@ def render_login(
 def render_error(request: Request, error: CharterError, *, headers: dict[str, str] | None = None) -> HTMLResponse:
     if isinstance(error, NotAuthenticated):
         # 401 with the sign-in form in place: after signing in, the user lands where they were going.
-        return render_login(
+        response = render_login(
             request, error=None if "Sign in" in error.message else error.message, status=401, headers=headers
         )
+        if isinstance(error, InvalidToken) and SESSION_COOKIE in request.cookies:
+            response.delete_cookie(SESSION_COOKIE, path="/")  # expired or revoked: the browser need not keep it
+        return response
     return render(request, "error.html", {"error": error}, status=error.status, headers=headers)
