@@ -271,7 +271,7 @@ def test_the_csrf_value_of_another_session_is_refused(client: TestClient, factor
 def test_a_form_without_a_csrf_value_is_refused_and_changes_nothing(
     client: TestClient, factory: Factory, db: Database, path: str, data: dict[str, str], csrf: str | None
 ) -> None:
-    # Refused by form validation (422) before the handler runs; the wrong-value case above is the 403.
+    # A missing value is refused like a wrong one: 403, audited, nothing changed.
     factory.user("admin1", "admin")
     factory.user("bob", "viewer")
     sign_in(client, "admin1")
@@ -279,8 +279,9 @@ def test_a_form_without_a_csrf_value_is_refused_and_changes_nothing(
     changes_before = [e for e in events(db) if e["action"] in CHANGES]
     form = data if csrf is None else {**data, "csrf": csrf}
     response = client.post(path, data=form, headers=HTML, follow_redirects=False)
-    assert response.status_code == 422
-    assert "csrf" in response.text
+    assert response.status_code == 403
+    assert "csrf_failed" in response.text
+    assert events(db, "access.denied")[-1]["details"]["code"] == "csrf_failed"
     assert user_count(db) == users_before
     assert is_active(db, "bob")
     assert [e for e in events(db) if e["action"] in CHANGES] == changes_before

@@ -33,6 +33,7 @@ router = APIRouter(include_in_schema=False)
 P = Permission
 AUTO_VERIFY_LIMIT = 200_000
 # Every form that changes something echoes the session's CSRF value (compared in _check_csrf).
+# A missing value defaults to "" so that it is refused like a wrong one: 403, audited.
 CsrfField = Annotated[str, Form(max_length=200)]
 # What the Users page says after a change (a fixed set, so the query string cannot put words on the page).
 DONE_MESSAGES = {
@@ -115,7 +116,7 @@ def login_submit(
 
 
 @router.post("/logout")
-def logout(csrf: CsrfField, ctx: Context = PageNeeds(P.SELF)) -> Response:
+def logout(csrf: CsrfField = "", ctx: Context = PageNeeds(P.SELF)) -> Response:
     _check_csrf(ctx, csrf)
     claims = ctx.request.state.session_claims
     auth.revoke_token(ctx.session, ctx.principal, claims.jti, claims.expires_at)
@@ -219,7 +220,7 @@ def _explain(exc: ValidationError) -> str:
 # schema, not the framework, says what is wrong, on the page itself. The lengths only bound the input.
 @router.post("/admin/users", response_class=HTMLResponse)
 def users_create(
-    csrf: CsrfField,
+    csrf: CsrfField = "",
     username: Annotated[str, Form(max_length=200)] = "",
     password: Annotated[str, Form(max_length=2000)] = "",
     display_name: Annotated[str, Form(max_length=200)] = "",
@@ -248,7 +249,7 @@ def users_create(
 
 
 @router.post("/admin/users/{name}/{action}")
-def users_toggle(name: str, action: str, csrf: CsrfField, ctx: Context = PageNeeds(P.USER_WRITE)) -> Response:
+def users_toggle(name: str, action: str, csrf: CsrfField = "", ctx: Context = PageNeeds(P.USER_WRITE)) -> Response:
     _check_csrf(ctx, csrf)
     if action not in ("disable", "enable"):
         raise InvalidInput("The action must be disable or enable.")
@@ -264,7 +265,7 @@ def users_toggle(name: str, action: str, csrf: CsrfField, ctx: Context = PageNee
 @router.post("/admin/roles/{action}")
 def roles_change(
     action: str,
-    csrf: CsrfField,
+    csrf: CsrfField = "",
     principal: Annotated[str, Form(max_length=200)] = "",
     role: Annotated[str, Form(max_length=32)] = "",
     team: Annotated[str, Form(max_length=64)] = "",
