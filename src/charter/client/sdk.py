@@ -28,17 +28,6 @@ class Charter(IdentityAPI, AuditAPI):
     stays open when this client closes.
     """
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        token: str | None = None,
-        api_key: str | None = None,
-        timeout: float = 30.0,
-        http: HttpClient | None = None,
-    ) -> None:
-        super().__init__(url, token=token, api_key=api_key, timeout=timeout, http=http)
-
     @classmethod
     def login(
         cls,

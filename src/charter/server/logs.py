@@ -36,5 +36,7 @@ def configure_logging(level: str = "INFO") -> None:
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    # The schema check runs Alembic's context at every start; its INFO lines are noise there.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     # uvicorn's own access log would duplicate ours (charter.access carries the request id).
     logging.getLogger("uvicorn.access").disabled = True
