@@ -10,16 +10,25 @@ after the change they describe, just before the transaction ends.
 
 from __future__ import annotations
 
+import functools
+import itertools
+import multiprocessing
+import os
+import sys
 import time
+import typing
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from multiprocessing.connection import Connection as MPConnection
+from multiprocessing.process import BaseProcess
 from typing import Any
 
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import select, text
+from sqlalchemy import Connection, LargeBinary, Table, cast, func, select, text
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from charter.audit.models import AuditCheckpointRow, AuditEventRow, event_field
 from charter.audit.schemas import (
@@ -30,12 +39,14 @@ from charter.audit.schemas import (
     Outcome,
     VerifyReport,
 )
+from charter.db.engine import Database
 from charter.errors import InvalidInput
 from charter.pagination import Page, clamp_limit, parse_int_cursor
 from charter.security.audit_chain import (
     GENESIS,
     ChainVerifier,
     Checkpoint,
+    Fault,
     canonical_json,
     chain_hash,
     check_checkpoints,
@@ -60,6 +71,10 @@ _SECRET_WORDS = (
     "private_key",
 )
 VERIFY_BATCH = 20_000
+# A chain at least this long is verified by several processes when that is safe (see ``_walk_parallel``):
+# below it, starting a worker costs more than it saves.
+VERIFY_PARALLEL_MIN = 200_000
+VERIFY_MAX_WORKERS = 4
 
 
 @dataclass(frozen=True)
@@ -118,7 +133,7 @@ def actor_name(actor: Principal | str) -> str:
 
 # Built once: Core statements on the table skip the ORM's per-call statement building and bulk-insert
 # machinery (an audit append is on the path of every write, so this is most of its cost).
-_EVENTS = AuditEventRow.__table__
+_EVENTS = typing.cast(Table, AuditEventRow.__table__)
 _HEAD = select(_EVENTS.c.seq, _EVENTS.c.hash).order_by(_EVENTS.c.seq.desc()).limit(1)
 _INSERT = _EVENTS.insert()
 _PG_LOCK = text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=_PG_LOCK_KEY)
@@ -148,7 +163,7 @@ def record_many(session: Session, actor: Principal | str, events: Sequence[Event
     name = actor_name(actor)
     seq, prev = _lock_head(session)
     ts = timestamp()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for event in events:
         seq += 1
         body = canonical_json(
@@ -263,6 +278,142 @@ def stored_checkpoints(session: Session) -> list[Checkpoint]:
     return [Checkpoint(r.origin, int(r.size), r.head_hash, r.created_at, r.key_id, r.signature) for r in rows]
 
 
+def _walk(connection: Connection, verifier: ChainVerifier, *, after: int | None, limit: int | None) -> ChainVerifier:
+    """Feed ``verifier`` the events after ``after`` (all of them when None), at most ``limit``, in ``seq`` order."""
+    sqlite = connection.dialect.name == "sqlite"
+    body: ColumnElement[Any] = _EVENTS.c.body
+    if sqlite and connection.exec_driver_sql("PRAGMA encoding").scalar() == "UTF-8":
+        body = cast(body, LargeBinary)  # the stored UTF-8 bytes as they are: no decoding and re-encoding per event
+    query = select(_EVENTS.c.seq, _EVENTS.c.prev_hash, body, _EVENTS.c.hash).order_by(_EVENTS.c.seq)
+    if after is not None:
+        query = query.where(_EVENTS.c.seq > after)
+    if limit is not None:
+        query = query.limit(limit)
+    if sqlite:
+        # pysqlite steps through the result as it is fetched, so plain tuples can be read straight
+        # from the DBAPI cursor: a SQLAlchemy Row per event would double the cost of a long walk.
+        result = connection.execute(query)
+        batches: Iterator[Sequence[Any]] = iter(functools.partial(result.cursor.fetchmany, VERIFY_BATCH), [])
+    else:
+        # A server-side cursor: memory stays flat however long the chain.
+        result = connection.execute(query.execution_options(yield_per=VERIFY_BATCH))
+        batches = result.partitions()
+    try:
+        for batch in batches:
+            if verifier.feed(batch) is not None:
+                break
+    finally:
+        result.close()
+    return verifier
+
+
+_Outcome = tuple[int, bytes, dict[int, bytes], Fault | None] | None
+
+
+def _outcome(verifier: ChainVerifier) -> _Outcome:
+    return verifier.size, verifier.head, verifier.seen, verifier.fault
+
+
+def _walk_range(url: str, after: int, limit: int, watch: frozenset[int], send: MPConnection) -> None:
+    """In a worker process: verify events ``after + 1 ..`` starting from the stored hash of event ``after``."""
+    try:
+        db = Database(url)
+        with db.session(write=False) as session:
+            connection = session.connection()
+            head = connection.execute(select(_EVENTS.c.hash).where(_EVENTS.c.seq == after)).scalar()
+            # No event ``after``: the range before this one stops at that gap, so this outcome is never used.
+            outcome: _Outcome | str = None
+            if head is not None:
+                start = ChainVerifier(size=after, head=bytes(head), watch=watch)
+                outcome = _outcome(_walk(connection, start, after=after, limit=limit))
+        db.dispose()
+    except BaseException as exc:  # reported, and the parent then walks the chain itself
+        outcome = f"{type(exc).__name__}: {exc}"
+    send.send(outcome)
+    send.close()
+
+
+def _parallel_file(session: Session) -> str | None:
+    """The SQLite file to verify in parallel, or None when this process should walk the chain alone.
+
+    Workers are forked, which is quick (nothing to import) but safe only in a
+    process with a single thread (the CLI; not the server, whose requests run
+    in threads). A worker never touches the connections it inherits: it opens
+    its own, and the caller's transaction stays open until every worker has
+    answered, so the rows the workers read cannot be checkpointed away
+    beneath them.
+    """
+    url = session.get_bind().engine.url
+    if (
+        url.get_backend_name() != "sqlite"
+        or url.database in (None, "", ":memory:")
+        or url.query
+        or not sys.platform.startswith("linux")
+        or (os.cpu_count() or 1) < 2
+        or len(os.listdir("/proc/self/task")) != 1  # threads of any kind, not only Python's
+    ):
+        return None
+    return url.render_as_string(hide_password=False)
+
+
+def _walk_parallel(session: Session, watch: frozenset[int]) -> ChainVerifier | None:
+    """Verify a long chain in ``seq`` ranges, one per core, or return None to walk it in one pass.
+
+    Each event is checked against the stored hash of the event before it, so
+    a range can be verified on its own, starting from the stored hash of the
+    event that precedes it. Every range but the last reads one event past its
+    end, so a gap or broken link at a boundary is found by the range before
+    it exactly as a single walk finds it. The first range with a fault decides
+    the report; the ranges before it were intact, so the hash each range
+    started from is the one a single walk would have reached, and the result
+    (size, head, fault, hashes at checkpoint sizes) is the same as a single
+    walk's.
+    """
+    url = _parallel_file(session)
+    if url is None:
+        return None
+    size = session.execute(select(func.max(_EVENTS.c.seq))).scalar() or 0
+    parts = min(os.cpu_count() or 1, VERIFY_MAX_WORKERS)
+    if size < VERIFY_PARALLEL_MIN or parts < 2:
+        return None
+    bounds = [size * i // parts for i in range(parts + 1)]
+    context = multiprocessing.get_context("fork")
+    workers: list[tuple[BaseProcess, MPConnection]] = []
+    try:
+        for lo, hi in itertools.pairwise(bounds[1:]):
+            receive, send = context.Pipe(duplex=False)
+            # The last range ends at the chain's end; the others read one event more (see above).
+            limit = hi - lo if hi == size else hi - lo + 1
+            process: BaseProcess = context.Process(target=_walk_range, args=(url, lo, limit, watch, send), daemon=True)
+            process.start()
+            send.close()
+            workers.append((process, receive))
+        # The first range is walked here, in the caller's own transaction.
+        first = _walk(session.connection(), ChainVerifier(watch=watch), after=None, limit=bounds[1] + 1)
+        outcomes: list[_Outcome | str] = [_outcome(first)]
+        for _process, receive in workers:
+            try:
+                outcomes.append(receive.recv())
+            except EOFError:  # the worker died
+                outcomes.append("no answer")
+    finally:
+        for process, receive in workers:
+            receive.close()
+            process.join(timeout=5)
+            if process.is_alive():
+                process.kill()
+                process.join()
+    seen: dict[int, bytes] = {}
+    for outcome in outcomes:
+        if outcome is None or isinstance(outcome, str):
+            return None  # an unexpected answer: fall back to one walk, which is always right
+        size, head, range_seen, fault = outcome
+        seen.update(range_seen)
+        if fault is not None:
+            break
+    return ChainVerifier(size=size, head=head, watch=watch, seen=seen, fault=fault)
+
+
 def verify(
     session: Session,
     *,
@@ -272,19 +423,16 @@ def verify(
     """Walk the whole chain, then compare it with the stored and the ``trusted`` checkpoints.
 
     Memory stays flat: rows are streamed in batches and only the running
-    head hash (plus the hash at each checkpoint's size) is kept.
+    head hash (plus the hash at each checkpoint's size) is kept. A long chain
+    in a SQLite file is walked in ranges by several processes when the
+    caller is single-threaded (see ``_walk_parallel``); the report is the same.
     """
     started = time.perf_counter()
     stored = stored_checkpoints(session)
-    verifier = ChainVerifier(watch=frozenset(c.size for c in [*stored, *trusted]))
-    query = select(AuditEventRow.seq, AuditEventRow.prev_hash, AuditEventRow.body, AuditEventRow.hash).order_by(
-        AuditEventRow.seq
+    watch = frozenset(c.size for c in [*stored, *trusted])
+    verifier = _walk_parallel(session, watch) or _walk(
+        session.connection(), ChainVerifier(watch=watch), after=None, limit=None
     )
-    result = session.execute(query.execution_options(yield_per=VERIFY_BATCH))
-    for batch in result.partitions():
-        if verifier.feed(batch) is not None:  # type: ignore[arg-type]
-            break
-    result.close()
     fault = verifier.fault or check_checkpoints(
         chain_size=verifier.size,
         hashes=verifier.seen,

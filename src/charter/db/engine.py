@@ -41,6 +41,13 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
+        # No limit on connections to a file: a SQLite connection is a file handle, not a server
+        # resource, and a bounded pool deadlocks the server under load. A request's session is
+        # opened in one worker thread and used in others (FastAPI's dependency, then the route);
+        # once every thread waits for a pooled connection, the requests holding connections wait
+        # for a free thread until the pool times out (30 s) and they fail (seen in
+        # benchmarks/bench_api.py at 200 requests/s with the default 5 + 10 connections).
+        kwargs = {"pool_size": 20, "max_overflow": -1, **kwargs}
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
 
     @event.listens_for(engine, "connect")
