@@ -13,20 +13,21 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import jwt
-from sqlalchemy import delete, select
+from sqlalchemy import Select, bindparam, delete, exists, select
 from sqlalchemy.orm import Session
 
 from charter.audit import service as audit
 from charter.config import Settings
 from charter.errors import AccountLocked, CharterError, InvalidCredentials, InvalidToken, NotAuthenticated
-from charter.identity.models import ApiKeyRow, LoginThrottleRow, PrincipalRow, RevokedTokenRow, TeamRow
+from charter.identity.models import ApiKeyRow, LoginThrottleRow, PrincipalRow, RevokedTokenRow, RoleBindingRow, TeamRow
 from charter.identity.service import bindings_of, find_principal
 from charter.security import apikeys
 from charter.security.oidc import ExternalIdentity
 from charter.security.passwords import hash_password, needs_rehash, verify_password
-from charter.security.permissions import Permission
+from charter.security.permissions import Permission, Role
 from charter.security.principal import AuthMethod, Binding, Principal, authorize
 from charter.security.tokens import TokenClaims, TokenCodec, TokenKind
 
@@ -199,12 +200,63 @@ def purge_revoked(session: Session) -> int:
 
 def principal_for_claims(session: Session, claims: TokenClaims) -> Principal:
     """The principal a verified token names, unless the token was revoked or the account disabled."""
-    if session.get(RevokedTokenRow, claims.jti) is not None:
+    loaded = _load_principal(
+        session,
+        _BY_NAME,
+        {"name": claims.subject, "jti": claims.jti},
+        auth_method="token" if claims.kind == "access" else "session",
+        token_id=claims.jti,
+    )
+    if loaded is not None and loaded.revoked:
         raise InvalidToken("The token has been revoked; sign in again.")
-    row = find_principal(session, claims.subject)
-    if row is None or not row.is_active:
+    if loaded is None or not loaded.active:
         raise InvalidToken("The token's account does not exist or is disabled.")
-    return to_principal(row, auth_method="token" if claims.kind == "access" else "session", token_id=claims.jti)
+    return loaded.principal
+
+
+# Every authenticated request loads its principal, so this is one prebuilt Core statement (the
+# principal, its bindings and, for tokens, whether the token was revoked) instead of three ORM queries.
+_PRINCIPALS = PrincipalRow.__table__
+_BINDINGS = RoleBindingRow.__table__
+_PRINCIPAL_COLUMNS = select(
+    _PRINCIPALS.c.id,
+    _PRINCIPALS.c.kind,
+    _PRINCIPALS.c.name,
+    _PRINCIPALS.c.is_active,
+    _BINDINGS.c.role,
+    _BINDINGS.c.team_id,
+    exists().where(RevokedTokenRow.__table__.c.jti == bindparam("jti")).label("revoked"),
+).select_from(_PRINCIPALS.outerjoin(_BINDINGS, _BINDINGS.c.principal_id == _PRINCIPALS.c.id))
+_BY_NAME = _PRINCIPAL_COLUMNS.where(_PRINCIPALS.c.name == bindparam("name")).order_by(_BINDINGS.c.id)
+_BY_ID = _PRINCIPAL_COLUMNS.where(_PRINCIPALS.c.id == bindparam("id")).order_by(_BINDINGS.c.id)
+_KNOWN_ROLES = frozenset(Role)
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    principal: Principal
+    active: bool
+    revoked: bool
+
+
+def _load_principal(
+    session: Session,
+    statement: Select[Any],
+    params: dict[str, object],
+    *,
+    auth_method: AuthMethod,
+    token_id: str | None,
+) -> _Loaded | None:
+    rows = session.connection().execute(statement, {"jti": None, **params}).all()
+    if not rows:
+        return None
+    first = rows[0]
+    # Unknown role names (from a newer or older version) are ignored, never widened.
+    bindings = tuple(Binding(Role(r.role), r.team_id) for r in rows if r.role in _KNOWN_ROLES)
+    principal = Principal(
+        id=first.id, kind=first.kind, name=first.name, bindings=bindings, auth_method=auth_method, token_id=token_id
+    )
+    return _Loaded(principal, bool(first.is_active), bool(first.revoked))
 
 
 # -- API keys ---------------------------------------------------------------------------------------
@@ -219,7 +271,7 @@ class ApiKeyAuth:
 
 def authenticate_api_key(session: Session, key: str) -> ApiKeyAuth:
     key_id, secret = apikeys.parse(key)
-    row = session.scalars(select(ApiKeyRow).where(ApiKeyRow.key_id == key_id)).first()
+    row = session.connection().execute(_API_KEY, {"key_id": key_id}).first()
     if row is None or not apikeys.secret_matches(secret, row.secret_hash):
         raise InvalidCredentials("The API key is not valid.")
     now = datetime.now(UTC)
@@ -227,10 +279,17 @@ def authenticate_api_key(session: Session, key: str) -> ApiKeyAuth:
         raise InvalidCredentials("The API key has been revoked.")
     if row.expires_at is not None and row.expires_at <= now:
         raise InvalidCredentials("The API key has expired; create a new one.")
-    if not row.principal.is_active:
+    loaded = _load_principal(session, _BY_ID, {"id": row.principal_id}, auth_method="api_key", token_id=key_id)
+    if loaded is None or not loaded.active:
         raise InvalidCredentials("The API key's service account is disabled.")
     stale = row.last_used_at is None or row.last_used_at + API_KEY_TOUCH_INTERVAL < now
-    return ApiKeyAuth(to_principal(row.principal, auth_method="api_key", token_id=key_id), key_id, stale)
+    return ApiKeyAuth(loaded.principal, key_id, stale)
+
+
+_KEYS = ApiKeyRow.__table__
+_API_KEY = select(
+    _KEYS.c.principal_id, _KEYS.c.secret_hash, _KEYS.c.revoked_at, _KEYS.c.expires_at, _KEYS.c.last_used_at
+).where(_KEYS.c.key_id == bindparam("key_id"))
 
 
 def touch_api_key(session: Session, key_id: str) -> None:
