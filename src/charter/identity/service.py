@@ -104,7 +104,8 @@ def get_team(session: Session, name: str) -> TeamRow:
 def team_names(session: Session, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
-    rows = session.execute(select(TeamRow.id, TeamRow.name).where(TeamRow.id.in_(ids)))
+    teams = TeamRow.__table__
+    rows = session.connection().execute(select(teams.c.id, teams.c.name).where(teams.c.id.in_(ids)))
     return {team_id: name for team_id, name in rows}
 
 

@@ -77,12 +77,8 @@ class TokenCodec:
     def decode(self, token: str, *, kind: TokenKind = "access") -> TokenClaims:
         """Return the claims of a valid token; raise ``InvalidToken`` saying why otherwise."""
         try:
-            header = jwt.get_unverified_header(token)
-            if header.get("typ") != _TYP[kind]:
-                raise InvalidToken(
-                    "The token is not a Charter " + ("access token." if kind == "access" else "session.")
-                )
-            payload = jwt.decode(
+            # One parse for header and payload; the header's ``alg`` is never used (``algorithms`` is pinned).
+            decoded = jwt.decode_complete(
                 token,
                 self._secret,
                 algorithms=[ALGORITHM],
@@ -91,6 +87,11 @@ class TokenCodec:
                 leeway=LEEWAY_SECONDS,
                 options={"require": REQUIRED_CLAIMS, "verify_signature": True},
             )
+            if decoded["header"].get("typ") != _TYP[kind]:
+                raise InvalidToken(
+                    "The token is not a Charter " + ("access token." if kind == "access" else "session.")
+                )
+            payload = decoded["payload"]
         except jwt.ExpiredSignatureError as exc:
             raise InvalidToken("The token has expired; sign in again.") from exc
         except jwt.InvalidAudienceError as exc:
