@@ -77,7 +77,10 @@ class Database:
         if is_sqlite(self.url):
             self.engine = _sqlite_engine(self.url, echo=echo)
         else:
-            self.engine = create_engine(self.url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+            # As many connections as the server has request threads (anyio's default, 40): a request's
+            # session is opened in one thread and finished in another, so with fewer connections every
+            # thread could end up waiting for one while the requests holding them wait for a thread.
+            self.engine = create_engine(self.url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=30)
         self._write_bind = self.engine.execution_options(**{WRITE_OPTION: True})
         self._read_bind = self.engine.execution_options(**{WRITE_OPTION: False})
 
