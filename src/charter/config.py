@@ -39,12 +39,14 @@ class Settings(BaseSettings):
         description="where the SQLite database, key files and artifacts live",
     )
     database_url: str | None = Field(
-        default=None, description="SQLAlchemy URL; default `sqlite:///$CHARTER_HOME/charter.db`; "
-        "`postgresql://user@host/db` uses PostgreSQL (psycopg 3)"
+        default=None,
+        description="SQLAlchemy URL; default `sqlite:///$CHARTER_HOME/charter.db`; "
+        "`postgresql://user@host/db` uses PostgreSQL (psycopg 3)",
     )
     secret_key: SecretStr | None = Field(
-        default=None, description="server secret (>= 32 bytes) that signs tokens; default: the key file "
-        "`$CHARTER_HOME/keys/secret.key` made by `charter init`"
+        default=None,
+        description="server secret (>= 32 bytes) that signs tokens; default: the key file "
+        "`$CHARTER_HOME/keys/secret.key` made by `charter init`",
     )
     admin_password: SecretStr | None = Field(
         default=None, description="first administrator's password, read by `charter init` only"

@@ -19,17 +19,25 @@ def principal(*bindings: Binding) -> Principal:
 def test_no_binding_no_access() -> None:
     nobody = principal()
     for permission in Permission:
+        if permission is P.SELF:
+            continue
         assert not nobody.can(permission)
         assert not nobody.can(permission, TEAM_A)
         with pytest.raises(PermissionDenied):
             authorize(nobody, permission)
 
 
+def test_every_signed_in_principal_may_act_on_itself() -> None:
+    # Seeing who you are, changing your password and signing out need no role.
+    assert principal().can(P.SELF) and principal().can(P.SELF, TEAM_A)
+    assert principal().team_ids_with(P.SELF) is None
+
+
 @pytest.mark.parametrize("role", list(Role))
 def test_org_binding_grants_exactly_the_roles_permissions_everywhere(role: Role) -> None:
     p = principal(Binding(role))
     for permission in Permission:
-        expected = permission in ROLE_PERMISSIONS[role]
+        expected = permission in ROLE_PERMISSIONS[role] or permission is P.SELF
         assert p.can(permission) is expected
         assert p.can(permission, TEAM_A) is expected
 

@@ -83,12 +83,16 @@ def render_roles() -> str:
         "",
         "A role binding is (principal, role, scope); the scope is the whole organisation or one team.",
         "An organisation-wide binding covers every team; a team binding covers that team only. Nothing",
-        "is allowed that no binding grants. (`python -m charter.cli.reference roles` regenerates this page.)",
+        "is allowed that no binding grants, except `self`: every signed-in user or service account may see",
+        "who it is, change its own password and sign out. (`python -m charter.cli.reference roles`",
+        "regenerates this page.)",
         "",
         "| permission | " + " | ".join(r.value for r in roles) + " |",
         "| --- | " + " | ".join("---" for _ in roles) + " |",
     ]
     for permission in Permission:
+        if permission is Permission.SELF:
+            continue
         marks = " | ".join("yes" if permission in ROLE_PERMISSIONS[r] else "" for r in roles)
         lines.append(f"| `{permission.value}` | {marks} |")
     return "\n".join(lines) + "\n"

@@ -45,7 +45,8 @@ class Permission(StrEnum):
     AUDIT_READ = "audit:read"
     AUDIT_CHECKPOINT = "audit:checkpoint"
     METRICS_READ = "metrics:read"
-    # Every signed-in principal holds this one: it guards "who am I" and logout.
+    # Held by every signed-in principal, whatever its roles (see ``principal._grants``): it guards
+    # "who am I", changing one's own password and signing out, which nobody should be refused.
     SELF = "self"
 
 
@@ -74,7 +75,6 @@ _READ_ALL = frozenset(
         P.DECISION_READ,
         P.TEAM_READ,
         P.USER_READ,
-        P.SELF,
     }
 )
 _VIEW = frozenset(
@@ -87,7 +87,6 @@ _VIEW = frozenset(
         P.MONITOR_READ,
         P.INCIDENT_READ,
         P.TEAM_READ,
-        P.SELF,
     }
 )
 
@@ -131,7 +130,6 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.MONITOR_WRITE,
             P.DECISION_WRITE,
             P.METRICS_READ,
-            P.SELF,
         }
     ),
 }

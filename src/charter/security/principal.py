@@ -43,7 +43,7 @@ class Binding:
 
 def _grants(bindings: Iterable[Binding]) -> dict[Permission, frozenset[int | None]]:
     """permission -> the team ids it is held in; ``None`` in the set means organisation-wide."""
-    table: dict[Permission, set[int | None]] = {}
+    table: dict[Permission, set[int | None]] = {Permission.SELF: {None}}  # every signed-in principal
     for b in bindings:
         for perm in ROLE_PERMISSIONS[b.role]:
             table.setdefault(perm, set()).add(b.team_id)
