@@ -66,11 +66,13 @@ def test_seq_continues_without_gaps_after_a_rollback(db: Database) -> None:
 def test_secrets_in_details_are_redacted(db: Database) -> None:
     with db.session() as session:
         audit.record(session, OPERATOR, "x", resource_type="t", details={
-            "password": "hunter2", "nested": {"api_key": "chk_abc", "fine": 1}, "list": [{"Token": "t"}]})
+            "password": "hunter2", "nested": {"api_key": "chk_abc", "fine": 1}, "list": [{"Token": "t"}],
+            "X-Api-Key": "k", "new_password": "p", "privateKey": "pk", "count": 3})
     with db.session() as session:
         (event,) = audit.list_events(session, OPERATOR, AuditFilter(action="x")).items
     assert event.details == {"password": "[redacted]", "nested": {"api_key": "[redacted]", "fine": 1},
-                             "list": [{"Token": "[redacted]"}]}
+                             "list": [{"Token": "[redacted]"}], "X-Api-Key": "[redacted]",
+                             "new_password": "[redacted]", "privateKey": "[redacted]", "count": 3}
 
 
 def test_reading_requires_a_writing_session_on_sqlite(db: Database) -> None:

@@ -14,6 +14,7 @@ import functools
 import itertools
 import multiprocessing
 import os
+import re
 import sys
 import time
 import typing
@@ -59,17 +60,8 @@ from charter.security.principal import Principal, authorize
 _PG_LOCK_KEY = 0x63686172746572
 _CONTEXT_KEY = "charter.request"
 _REDACTED = "[redacted]"
-_SECRET_WORDS = (
-    "password",
-    "secret",
-    "token",
-    "api_key",
-    "apikey",
-    "authorization",
-    "cookie",
-    "credential",
-    "private_key",
-)
+# A key whose name contains one of these words holds a secret (matched case-insensitively).
+_SECRET_KEY = re.compile("password|secret|token|api[_-]?key|authorization|cookie|credential|private[_-]?key", re.IGNORECASE)
 VERIFY_BATCH = 20_000
 # A chain at least this long is verified by several processes when that is safe (see ``_walk_parallel``):
 # below it, starting a worker costs more than it saves.
@@ -114,11 +106,10 @@ def parse_time(value: str, *, name: str) -> str:
 
 def redact(value: Any) -> Any:
     """Replace the value of any key that names a secret; secrets never enter the trail."""
+    if isinstance(value, str | int | float | bool) or value is None:  # most values: nothing to walk
+        return value
     if isinstance(value, Mapping):
-        return {
-            str(k): _REDACTED if any(w in str(k).lower() for w in _SECRET_WORDS) else redact(v)
-            for k, v in value.items()
-        }
+        return {str(k): _REDACTED if _SECRET_KEY.search(str(k)) else redact(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [redact(v) for v in value]
     return value
