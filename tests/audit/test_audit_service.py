@@ -28,15 +28,17 @@ def count(db: Database, model: type) -> int:
 
 def test_a_change_and_its_event_land_together(db: Database, settings: Settings) -> None:
     with db.session() as session:
-        service.create_user(session, OPERATOR, UserCreate(username="a", password=SecretStr("x" * 12)),
-                            settings=settings)
+        service.create_user(
+            session, OPERATOR, UserCreate(username="a", password=SecretStr("x" * 12)), settings=settings
+        )
     assert (count(db, PrincipalRow), count(db, AuditEventRow)) == (1, 1)
 
 
 def test_a_failed_change_leaves_neither_row_nor_event(db: Database, settings: Settings) -> None:
     with pytest.raises(RuntimeError), db.session() as session:
-        service.create_user(session, OPERATOR, UserCreate(username="a", password=SecretStr("x" * 12)),
-                            settings=settings)
+        service.create_user(
+            session, OPERATOR, UserCreate(username="a", password=SecretStr("x" * 12)), settings=settings
+        )
         raise RuntimeError("the request failed after the service ran")
     assert (count(db, PrincipalRow), count(db, AuditEventRow)) == (0, 0)
 
@@ -45,8 +47,9 @@ def test_a_refused_change_records_nothing(db: Database, settings: Settings, fact
     factory.user("a")
     before = count(db, AuditEventRow)
     with pytest.raises(Conflict), db.session() as session:
-        service.create_user(session, OPERATOR, UserCreate(username="a", password=SecretStr("x" * 12)),
-                            settings=settings)
+        service.create_user(
+            session, OPERATOR, UserCreate(username="a", password=SecretStr("x" * 12)), settings=settings
+        )
     assert count(db, AuditEventRow) == before
 
 
@@ -65,14 +68,32 @@ def test_seq_continues_without_gaps_after_a_rollback(db: Database) -> None:
 
 def test_secrets_in_details_are_redacted(db: Database) -> None:
     with db.session() as session:
-        audit.record(session, OPERATOR, "x", resource_type="t", details={
-            "password": "hunter2", "nested": {"api_key": "chk_abc", "fine": 1}, "list": [{"Token": "t"}],
-            "X-Api-Key": "k", "new_password": "p", "privateKey": "pk", "count": 3})
+        audit.record(
+            session,
+            OPERATOR,
+            "x",
+            resource_type="t",
+            details={
+                "password": "hunter2",
+                "nested": {"api_key": "chk_abc", "fine": 1},
+                "list": [{"Token": "t"}],
+                "X-Api-Key": "k",
+                "new_password": "p",
+                "privateKey": "pk",
+                "count": 3,
+            },
+        )
     with db.session() as session:
         (event,) = audit.list_events(session, OPERATOR, AuditFilter(action="x")).items
-    assert event.details == {"password": "[redacted]", "nested": {"api_key": "[redacted]", "fine": 1},
-                             "list": [{"Token": "[redacted]"}], "X-Api-Key": "[redacted]",
-                             "new_password": "[redacted]", "privateKey": "[redacted]", "count": 3}
+    assert event.details == {
+        "password": "[redacted]",
+        "nested": {"api_key": "[redacted]", "fine": 1},
+        "list": [{"Token": "[redacted]"}],
+        "X-Api-Key": "[redacted]",
+        "new_password": "[redacted]",
+        "privateKey": "[redacted]",
+        "count": 3,
+    }
 
 
 def test_reading_requires_a_writing_session_on_sqlite(db: Database) -> None:
@@ -82,13 +103,15 @@ def test_reading_requires_a_writing_session_on_sqlite(db: Database) -> None:
         audit.record(session, OPERATOR, "x", resource_type="t")
 
 
-def test_filters_time_range_and_pages(client: TestClient, factory: Factory,
-                                      login: Callable[[str], dict[str, str]], db: Database) -> None:
+def test_filters_time_range_and_pages(
+    client: TestClient, factory: Factory, login: Callable[[str], dict[str, str]], db: Database
+) -> None:
     factory.user("aud", "auditor")
     with db.session() as session:
         for i in range(25):
-            audit.record(session, "user:bob" if i % 2 else "user:carol", "thing.touch", resource_type="thing",
-                         resource_id=i % 5)
+            audit.record(
+                session, "user:bob" if i % 2 else "user:carol", "thing.touch", resource_type="thing", resource_id=i % 5
+            )
     headers = login("aud")
     bob = client.get("/api/v1/audit/events", headers=headers, params={"actor": "user:bob", "limit": 500}).json()
     assert len(bob["items"]) == 12 and {e["actor"] for e in bob["items"]} == {"user:bob"}
@@ -103,17 +126,21 @@ def test_filters_time_range_and_pages(client: TestClient, factory: Factory,
             break
     assert len(seen) == 25 and seen == sorted(seen, reverse=True)
     first_ts = page["items"][-1]["ts"]
-    later = client.get("/api/v1/audit/events", headers=headers,
-                       params={"action": "thing.touch", "since": first_ts, "limit": 500}).json()["items"]
+    later = client.get(
+        "/api/v1/audit/events", headers=headers, params={"action": "thing.touch", "since": first_ts, "limit": 500}
+    ).json()["items"]
     assert 1 <= len(later) <= 25
-    assert client.get("/api/v1/audit/events", headers=headers,
-                      params={"until": "2000-01-01T00:00:00Z"}).json()["items"] == []
+    assert (
+        client.get("/api/v1/audit/events", headers=headers, params={"until": "2000-01-01T00:00:00Z"}).json()["items"]
+        == []
+    )
     bad = client.get("/api/v1/audit/events", headers=headers, params={"since": "yesterday"})
     assert bad.status_code == 422 and "ISO 8601" in bad.json()["error"]["message"]
 
 
-def test_reading_the_trail_is_itself_audited(client: TestClient, factory: Factory,
-                                             login: Callable[[str], dict[str, str]]) -> None:
+def test_reading_the_trail_is_itself_audited(
+    client: TestClient, factory: Factory, login: Callable[[str], dict[str, str]]
+) -> None:
     factory.user("aud", "auditor")
     headers = login("aud")
     client.get("/api/v1/audit/events", headers=headers)
@@ -131,8 +158,9 @@ def test_denials_are_audited(client: TestClient, factory: Factory, login: Callab
     assert denials[0]["details"]["code"] == "permission_denied"
 
 
-def test_checkpoint_through_the_api(client: TestClient, factory: Factory,
-                                    login: Callable[[str], dict[str, str]]) -> None:
+def test_checkpoint_through_the_api(
+    client: TestClient, factory: Factory, login: Callable[[str], dict[str, str]]
+) -> None:
     factory.user("admin", "admin")
     factory.user("aud", "auditor")
     assert client.get("/api/v1/audit/checkpoints/latest", headers=login("aud")).status_code == 404

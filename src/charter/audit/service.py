@@ -61,7 +61,9 @@ _PG_LOCK_KEY = 0x63686172746572
 _CONTEXT_KEY = "charter.request"
 _REDACTED = "[redacted]"
 # A key whose name contains one of these words holds a secret (matched case-insensitively).
-_SECRET_KEY = re.compile("password|secret|token|api[_-]?key|authorization|cookie|credential|private[_-]?key", re.IGNORECASE)
+_SECRET_KEY = re.compile(
+    "password|secret|token|api[_-]?key|authorization|cookie|credential|private[_-]?key", re.IGNORECASE
+)
 VERIFY_BATCH = 20_000
 # A chain at least this long is verified by several processes when that is safe (see ``_walk_parallel``):
 # below it, starting a worker costs more than it saves.
