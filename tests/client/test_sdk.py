@@ -90,7 +90,7 @@ def test_login_whoami_then_logout_revokes_the_token(client: TestClient, factory:
     me = alice.whoami()
     assert (me.name, me.kind, me.auth_method) == ("alice", "user", "token")
     assert [(b.role, b.team) for b in me.bindings] == [(Role.AUDITOR, None)]
-    assert set(me.permissions) == {p.value for p in ROLE_PERMISSIONS[Role.AUDITOR]}
+    assert set(me.permissions) == {p.value for p in ROLE_PERMISSIONS[Role.AUDITOR]} | {"self"}
 
     alice.logout()
     assert alice.token is None

@@ -76,9 +76,11 @@ def serve(
 ) -> None:
     """Run the API and dashboard server (refuses an out-of-date schema)."""
     config = settings()
-    configure_logging(config.log_level)
     migrate.check_schema(database(config, check=False))
     from charter.server.app import create_app
+
+    # Only now: the JSON log handler replaces the process's logging set-up.
+    configure_logging(config.log_level)
 
     if workers > 1:
         uvicorn.run(
