@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -96,11 +98,13 @@ def test_secrets_in_details_are_redacted(db: Database) -> None:
     }
 
 
-def test_reading_requires_a_writing_session_on_sqlite(db: Database) -> None:
-    if db.dialect != "sqlite":
-        pytest.skip("the guard concerns SQLite's deferred transactions")
+def test_recording_requires_a_writing_session_on_sqlite(tmp_path: Path, sqlite_template: Path) -> None:
+    # The guard concerns SQLite's deferred transactions, which could not become writers safely.
+    shutil.copyfile(sqlite_template, tmp_path / "c.db")
+    db = Database(f"sqlite:///{tmp_path / 'c.db'}")
     with pytest.raises(RuntimeError, match="writing session"), db.session(write=False) as session:
         audit.record(session, OPERATOR, "x", resource_type="t")
+    db.dispose()
 
 
 def test_filters_time_range_and_pages(
