@@ -16,13 +16,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
 
 from charter.audit import service as audit
 from charter.config import Settings
 from charter.db.engine import Database
 from charter.security.audit_chain import Checkpoint
 from charter.security.keys import load_audit_key
+from tests.audit.attacker import row, sql, swap
 from tests.conftest import OPERATOR, make_settings
 
 N = 60  # events; with 2 workers the ranges meet at 30
@@ -42,33 +42,9 @@ main()
 """
 
 
-def sql(db: Database, statement: str, **params: object) -> None:
-    with db.engine.begin() as conn:
-        conn.execute(text(statement), params)
-
-
-def row(db: Database, seq: int) -> tuple[bytes, str, bytes]:
-    with db.engine.connect() as conn:
-        found = conn.execute(text("SELECT prev_hash, body, hash FROM audit_events WHERE seq = :s"), {"s": seq}).one()
-    return bytes(found[0]), found[1], bytes(found[2])
-
-
 def modify(db: Database, seq: int) -> None:
     _, body, _ = row(db, seq)
     sql(db, "UPDATE audit_events SET body = :b WHERE seq = :s", b=body.replace('"x"', '"y"'), s=seq)
-
-
-def swap(db: Database, a: int) -> None:
-    first, second = row(db, a), row(db, a + 1)
-    for seq, (prev, body, digest) in ((a, second), (a + 1, first)):
-        sql(
-            db,
-            "UPDATE audit_events SET prev_hash = :p, body = :b, hash = :h WHERE seq = :s",
-            p=prev,
-            b=body,
-            h=digest,
-            s=seq,
-        )
 
 
 TAMPERINGS: dict[str, Callable[[Database], None]] = {
@@ -79,7 +55,7 @@ TAMPERINGS: dict[str, Callable[[Database], None]] = {
     "modified-in-second-range": lambda db: modify(db, 50),
     "deleted-at-the-boundary": lambda db: sql(db, "DELETE FROM audit_events WHERE seq = 30"),
     "deleted-after-the-boundary": lambda db: sql(db, "DELETE FROM audit_events WHERE seq = 31"),
-    "swapped-across-the-boundary": lambda db: swap(db, 30),
+    "swapped-across-the-boundary": lambda db: swap(db, 30, 31),
     "two-faults-first-wins": lambda db: (modify(db, 45), modify(db, 12)),
     "truncated": lambda db: sql(db, "DELETE FROM audit_events WHERE seq > 40"),
 }

@@ -23,6 +23,7 @@ from charter.cli.main import app as cli
 from charter.config import Settings
 from charter.db.engine import Database
 from charter.security.audit_chain import canonical_json, chain_hash
+from tests.audit.attacker import row, sql, swap
 from tests.conftest import OPERATOR, Factory
 
 runner = CliRunner()
@@ -61,17 +62,6 @@ def fault_of(db: Database, checkpoints: list[Path] | None = None) -> tuple[int, 
     report = json.loads(output[output.index("{") :])
     assert (code == 0) is report["ok"], output
     return None if report["ok"] else (report["fault"]["seq"], report["fault"]["kind"])
-
-
-def sql(db: Database, statement: str, **params: object) -> None:
-    with db.engine.begin() as conn:
-        conn.execute(text(statement), params)
-
-
-def row(db: Database, seq: int) -> tuple[bytes, str, bytes]:
-    with db.engine.connect() as conn:
-        found = conn.execute(text("SELECT prev_hash, body, hash FROM audit_events WHERE seq = :s"), {"s": seq}).one()
-    return bytes(found[0]), found[1], bytes(found[2])
 
 
 def save_checkpoint(tmp_path: Path, name: str = "cp.json") -> Path:
@@ -133,16 +123,7 @@ def test_inserted_event_with_a_correct_hash(db: Database, chain: int) -> None:
 
 
 def test_swapped_events(db: Database, chain: int) -> None:
-    four, five = row(db, 4), row(db, 5)
-    for seq, (prev, body, digest) in ((4, five), (5, four)):
-        sql(
-            db,
-            "UPDATE audit_events SET prev_hash = :p, body = :b, hash = :h WHERE seq = :s",
-            p=prev,
-            b=body,
-            h=digest,
-            s=seq,
-        )
+    swap(db, 4, 5)
     assert fault_of(db) == (4, "broken_link")
 
 
