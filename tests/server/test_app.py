@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from charter.audit import service as audit
 from charter.db.engine import Database
-from charter.server.app import checkpoint_if_grown
+from charter.identity.models import RevokedTokenRow
+from charter.server.app import checkpoint_if_grown, housekeeping
 from charter.server.logs import JsonFormatter
 from tests.conftest import Factory
 
@@ -38,3 +41,13 @@ def test_access_log_is_one_json_object_per_request(client: TestClient, caplog: p
     assert line["request_id"] == "req-12345678" == response.headers["x-request-id"]
     assert (line["method"], line["path"], line["status"]) == ("GET", "/healthz", 200)
     assert line["ts"].endswith("Z") and line["level"] == "info"
+
+
+def test_housekeeping_forgets_expired_revocations_only(app: FastAPI, db: Database) -> None:
+    now = datetime.now(UTC)
+    with db.session() as session:
+        session.add(RevokedTokenRow(jti="old", expires_at=now - timedelta(minutes=1)))
+        session.add(RevokedTokenRow(jti="live", expires_at=now + timedelta(minutes=10)))
+    housekeeping(app.state.charter)
+    with db.session(write=False) as session:
+        assert session.scalars(select(RevokedTokenRow.jti)).all() == ["live"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from importlib import resources
 
 from fastapi import FastAPI
@@ -20,6 +20,7 @@ from charter.config import Settings, get_settings
 from charter.db.engine import Database
 from charter.db.migrate import check_schema
 from charter.identity import api as identity_api
+from charter.identity import auth
 from charter.security.principal import Principal
 from charter.server.errors import install_error_handlers
 from charter.server.health import audit_size
@@ -44,13 +45,22 @@ def checkpoint_if_grown(state: AppState) -> bool:
     return True
 
 
-async def _checkpoint_loop(state: AppState, interval: int) -> None:
+def housekeeping(state: AppState) -> None:
+    """Forget revocations of tokens that have expired anyway (their rows would only grow)."""
+    with state.db.session(write=True) as session:
+        auth.purge_revoked(session)
+
+
+HOUSEKEEPING_INTERVAL = 3600
+
+
+async def _every(interval: int, job: Callable[[], object], what: str) -> None:
     while True:
         await asyncio.sleep(interval)
         try:
-            await asyncio.to_thread(checkpoint_if_grown, state)
+            await asyncio.to_thread(job)
         except Exception:
-            log.exception("scheduled audit checkpoint failed")
+            log.exception("scheduled %s failed", what)
 
 
 def create_app(settings: Settings | None = None, *, db: Database | None = None) -> FastAPI:
@@ -62,13 +72,16 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        task = None
+        tasks = [asyncio.create_task(_every(HOUSEKEEPING_INTERVAL, lambda: housekeeping(state), "housekeeping"))]
         if settings.audit_checkpoint_interval:
-            task = asyncio.create_task(_checkpoint_loop(state, settings.audit_checkpoint_interval))
+            checkpoint = asyncio.create_task(
+                _every(settings.audit_checkpoint_interval, lambda: checkpoint_if_grown(state), "audit checkpoint")
+            )
+            tasks.append(checkpoint)
         try:
             yield
         finally:
-            if task is not None:
+            for task in tasks:
                 task.cancel()
 
     app = FastAPI(
