@@ -81,7 +81,7 @@ def truncate_postgres(url: str) -> None:
     with db.engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
         # Some tests move the schema revision to prove it is checked: put it back.
-        conn.execute(text("UPDATE alembic_version SET version_num = :head"), {"head": head_revision(db)})
+        conn.execute(text("UPDATE alembic_version SET version_num = :head"), {"head": head_revision()})
     db.dispose()
 
 

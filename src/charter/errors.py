@@ -108,13 +108,6 @@ class ServiceUnavailable(CharterError):
     status = 503
 
 
-class AuditChainBroken(CharterError):
-    """Raised by callers that need a verified chain (never by verify itself)."""
-
-    code = "audit_chain_broken"
-    status = 500
-
-
 def _all_subclasses(cls: type[CharterError]) -> list[type[CharterError]]:
     found: list[type[CharterError]] = []
     for sub in cls.__subclasses__():

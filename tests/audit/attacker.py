@@ -19,15 +19,19 @@ def row(db: Database, seq: int) -> tuple[bytes, str, bytes]:
     return bytes(found[0]), found[1], bytes(found[2])
 
 
+def write_row(db: Database, seq: int, prev_hash: bytes, body: str, digest: bytes) -> None:
+    sql(
+        db,
+        "UPDATE audit_events SET prev_hash = :p, body = :b, hash = :h WHERE seq = :s",
+        p=prev_hash,
+        b=body,
+        h=digest,
+        s=seq,
+    )
+
+
 def swap(db: Database, first: int, second: int) -> None:
     """Exchange two events' contents, keeping their seq numbers."""
     a, b = row(db, first), row(db, second)
-    for seq, (prev, body, digest) in ((first, b), (second, a)):
-        sql(
-            db,
-            "UPDATE audit_events SET prev_hash = :p, body = :b, hash = :h WHERE seq = :s",
-            p=prev,
-            b=body,
-            h=digest,
-            s=seq,
-        )
+    write_row(db, first, *b)
+    write_row(db, second, *a)

@@ -23,7 +23,7 @@ from charter.cli.main import app as cli
 from charter.config import Settings
 from charter.db.engine import Database
 from charter.security.audit_chain import canonical_json, chain_hash
-from tests.audit.attacker import row, sql, swap
+from tests.audit.attacker import row, sql, swap, write_row
 from tests.conftest import OPERATOR, Factory
 
 runner = CliRunner()
@@ -154,14 +154,7 @@ def _rewrite_history_from(db: Database, start: int) -> None:
         if seq == start:
             body = body.replace('"actor":"system:tests"', '"actor":"user:mallory"')
         digest = chain_hash(prev, body.encode())
-        sql(
-            db,
-            "UPDATE audit_events SET prev_hash = :p, body = :b, hash = :h WHERE seq = :s",
-            p=prev,
-            b=body,
-            h=digest,
-            s=seq,
-        )
+        write_row(db, seq, prev, body, digest)
         prev = digest
 
 

@@ -173,8 +173,9 @@ def test_demo_seeds_an_organisation_whose_printed_credentials_work(env: Settings
     key = output.split("API key (shown once): ")[1].split()[0]
     with TestClient(create_app(env)) as client:
         for name, password in [("admin", admin_password), *passwords.items()]:
-            assert client.post("/api/v1/auth/token", data={"username": name, "password": password}).status_code \
-                == 200, name
+            assert (
+                client.post("/api/v1/auth/token", data={"username": name, "password": password}).status_code == 200
+            ), name
         me = client.get("/api/v1/auth/whoami", headers={"X-API-Key": key}).json()
         assert me["name"] == "ci-pipeline" and me["bindings"] == [{"role": "service", "team": "credit-risk"}]
         client.app.state.charter.db.dispose()  # type: ignore[attr-defined]
@@ -185,9 +186,16 @@ def test_demo_seeds_an_organisation_whose_printed_credentials_work(env: Settings
     assert sign_in(env, "admin", new_password) == 200 and sign_in(env, "admin", admin_password) == 401
 
 
-def test_serve_refuses_an_uninitialised_database(home: Path, tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_serve_refuses_an_uninitialised_database(home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CHARTER_HOME", str(home))
     monkeypatch.setenv("CHARTER_DATABASE_URL", f"sqlite:///{tmp_path / 'fresh.db'}")
     result = runner.invoke(cli, ["serve", "--port", "1"])
     assert result.exit_code == 1 and "charter init" in result.output
+
+
+def test_demo_refuses_a_database_it_did_not_make(env: Settings) -> None:
+    run("init", "--admin-password", "the admin password")
+    result = runner.invoke(cli, ["demo", "--no-serve"])
+    assert result.exit_code == 1 and "was not made by `charter demo`" in " ".join(result.output.split())
+    assert sign_in(env, "admin", "the admin password") == 200  # the administrator's password is untouched
+    assert "credit-risk" not in run("team", "list")  # and nothing was seeded

@@ -62,7 +62,7 @@ def test_old_schema_is_refused_and_upgrade_fixes_it(tmp_path: Path) -> None:
     with pytest.raises(SchemaOutOfDate, match="charter db upgrade"):
         check_schema(db)
     with db.engine.begin() as conn:
-        conn.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": head_revision(db)})
+        conn.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": head_revision()})
     check_schema(db)
     db.dispose()
 

@@ -21,12 +21,14 @@ def test_team_scoped_admin_grants_only_in_its_team(client: TestClient, factory: 
     factory.user("lead", "admin@credit-risk")
     factory.user("bob")
     headers = login("lead")
-    ok = client.post("/api/v1/roles/grant", headers=headers,
-                     json={"principal": "bob", "role": "model_owner", "team": "credit-risk"})
+    ok = client.post(
+        "/api/v1/roles/grant", headers=headers, json={"principal": "bob", "role": "model_owner", "team": "credit-risk"}
+    )
     assert ok.status_code == 200 and ok.json()["bindings"] == [{"role": "model_owner", "team": "credit-risk"}]
     for team in ("hr", None):
-        denied = client.post("/api/v1/roles/grant", headers=headers,
-                             json={"principal": "bob", "role": "model_owner", "team": team})
+        denied = client.post(
+            "/api/v1/roles/grant", headers=headers, json={"principal": "bob", "role": "model_owner", "team": team}
+        )
         assert denied.status_code == 403
 
 
@@ -35,8 +37,10 @@ def test_granting_twice_changes_nothing(client: TestClient, factory: Factory, lo
     factory.user("bob")
     headers = login("admin")
     for _ in range(2):
-        assert client.post("/api/v1/roles/grant", headers=headers,
-                           json={"principal": "bob", "role": "viewer"}).status_code == 200
+        assert (
+            client.post("/api/v1/roles/grant", headers=headers, json={"principal": "bob", "role": "viewer"}).status_code
+            == 200
+        )
     with db.session() as session:
         assert len(session.scalars(select(RoleBindingRow).where(RoleBindingRow.role == "viewer")).all()) == 1
     grants = client.get("/api/v1/audit/events?action=role.grant&resource_id=bob", headers=headers).json()["items"]
@@ -55,8 +59,12 @@ def test_unknown_names_are_404(client: TestClient, factory: Factory, login: Logi
     factory.user("admin", "admin")
     headers = login("admin")
     assert client.get("/api/v1/users/ghost", headers=headers).status_code == 404
-    assert client.post("/api/v1/roles/grant", headers=headers,
-                       json={"principal": "admin", "role": "viewer", "team": "ghost-team"}).status_code == 404
+    assert (
+        client.post(
+            "/api/v1/roles/grant", headers=headers, json={"principal": "admin", "role": "viewer", "team": "ghost-team"}
+        ).status_code
+        == 404
+    )
     assert client.post("/api/v1/api-keys/nope/revoke", headers=headers).status_code == 404
 
 
@@ -70,8 +78,9 @@ def test_api_key_lifecycle(client: TestClient, factory: Factory, login: Login, d
     factory.user("admin", "admin")
     factory.service_account("ci", "service@credit-risk")
     headers = login("admin")
-    created = client.post("/api/v1/api-keys", headers=headers,
-                          json={"service_account": "ci", "name": "pipeline", "expires_in_days": 30}).json()
+    created = client.post(
+        "/api/v1/api-keys", headers=headers, json={"service_account": "ci", "name": "pipeline", "expires_in_days": 30}
+    ).json()
     key = created["key"]
     with db.session() as session:
         row = session.scalars(select(ApiKeyRow)).one()
@@ -103,8 +112,9 @@ def test_api_key_lifecycle(client: TestClient, factory: Factory, login: Login, d
 
 def test_api_keys_belong_to_service_accounts_only(client: TestClient, factory: Factory, login: Login) -> None:
     factory.user("admin", "admin")
-    response = client.post("/api/v1/api-keys", headers=login("admin"),
-                           json={"service_account": "admin", "name": "mine"})
+    response = client.post(
+        "/api/v1/api-keys", headers=login("admin"), json={"service_account": "admin", "name": "mine"}
+    )
     assert response.status_code == 404 and "service account" in response.json()["error"]["message"]
 
 
@@ -117,8 +127,11 @@ def test_user_listing_filters_and_pages(client: TestClient, factory: Factory, lo
     seen: list[str] = []
     cursor = None
     while True:
-        page = client.get("/api/v1/users", headers=headers,
-                          params={"limit": 3, "kind": "user", **({"cursor": cursor} if cursor else {})}).json()
+        page = client.get(
+            "/api/v1/users",
+            headers=headers,
+            params={"limit": 3, "kind": "user", **({"cursor": cursor} if cursor else {})},
+        ).json()
         seen += [p["name"] for p in page["items"]]
         cursor = page["next_cursor"]
         if cursor is None:
@@ -131,11 +144,17 @@ def test_user_listing_filters_and_pages(client: TestClient, factory: Factory, lo
 def test_change_own_password(client: TestClient, factory: Factory, login: Login) -> None:
     factory.user("alice", "viewer")
     headers = login("alice")
-    wrong = client.post("/api/v1/auth/password", headers=headers,
-                        json={"current_password": "nope nope nope", "new_password": "a brand new password"})
+    wrong = client.post(
+        "/api/v1/auth/password",
+        headers=headers,
+        json={"current_password": "nope nope nope", "new_password": "a brand new password"},
+    )
     assert wrong.status_code == 422
-    ok = client.post("/api/v1/auth/password", headers=headers,
-                     json={"current_password": "correct horse battery staple", "new_password": "a brand new password"})
+    ok = client.post(
+        "/api/v1/auth/password",
+        headers=headers,
+        json={"current_password": "correct horse battery staple", "new_password": "a brand new password"},
+    )
     assert ok.status_code == 200
     token = client.post("/api/v1/auth/token", data={"username": "alice", "password": "a brand new password"})
     assert token.status_code == 200
@@ -151,13 +170,15 @@ def test_tokens_for_scripts(client: TestClient, factory: Factory, login: Login) 
     assert me["name"] == "ci" and "model:write" in me["permissions"]
 
 
-def test_first_use_of_an_api_key_on_a_write_route(client: TestClient, factory: Factory, login: Login,
-                                                   db: Database) -> None:
+def test_first_use_of_an_api_key_on_a_write_route(
+    client: TestClient, factory: Factory, login: Login, db: Database
+) -> None:
     # Recording last_used_at must not wait on the write lock the request itself holds (SQLite).
     factory.user("admin", "admin")
     factory.service_account("ops", "admin")
-    key = client.post("/api/v1/api-keys", headers=login("admin"),
-                      json={"service_account": "ops", "name": "k"}).json()["key"]
+    key = client.post("/api/v1/api-keys", headers=login("admin"), json={"service_account": "ops", "name": "k"}).json()[
+        "key"
+    ]
     response = client.post("/api/v1/teams", headers={"X-API-Key": key}, json={"name": "made-by-key"})
     assert response.status_code == 201
     with db.session() as session:

@@ -103,7 +103,6 @@ def test_lockout_answers_with_retry_after(client: TestClient, factory: Factory, 
 
 def test_per_address_lockout_spans_accounts(home: object, db_url: str, factory: Factory) -> None:
 
-
     settings = make_settings(
         Path(str(home)), db_url, login_max_failures_per_address=3, login_max_failures_per_account=50
     )

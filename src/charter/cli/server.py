@@ -5,14 +5,12 @@ from __future__ import annotations
 import typer
 import uvicorn
 from rich.table import Table
-from sqlalchemy import select
 
-from charter.cli.context import console, database, err, handle_errors, operator, settings, unit_of_work
+from charter.cli.context import console, database, fail, handle_errors, operator, settings, unit_of_work
 from charter.config import Settings, ensure_secret_key_file
 from charter.db import migrate
-from charter.demo.seed import USERS, seed
+from charter.demo.seed import USERS, is_demo, seed
 from charter.identity import bootstrap, service
-from charter.identity.models import PrincipalRow
 from charter.security.keys import create_audit_key
 from charter.server.logs import configure_logging
 
@@ -107,10 +105,15 @@ def demo(
     result = _init(config, admin_username="admin", admin_password=None)
     db = database(config)
     with unit_of_work(db) as session:
-        admin = session.scalars(select(PrincipalRow).where(PrincipalRow.name == "admin")).first()
         password = result.password
-        if password is None and admin is not None and admin.created_by.startswith("system:cli@"):
-            # A demo database: give the administrator fresh one-time credentials on every start.
+        if password is None:
+            if not is_demo(session):
+                # The demo changes the administrator's password: never on someone's real database.
+                raise fail(
+                    f"The database of {config.home} was not made by `charter demo`, which would change its "
+                    "administrator's password. Run `charter serve` for it, or set CHARTER_HOME elsewhere."
+                )
+            # The demo's own database: fresh one-time credentials for the administrator on every start.
             password = bootstrap.generate_password()
             service.set_password(session, operator(), "admin", password, settings=config)
         seeded = seed(session, operator(), config)
@@ -125,9 +128,6 @@ def demo(
     url = f"http://{host}:{port}/"
     console.rule("Charter demo")
     console.print(f"Open [bold]{url}[/bold]")
-    if password:
-        console.print(f"Sign in as [bold]admin[/bold] with the one-time password [bold]{password}[/bold]")
-    else:
-        err.print("The admin account was not created by the demo; its password was not changed.")
+    console.print(f"Sign in as [bold]admin[/bold] with the one-time password [bold]{password}[/bold]")
     if serve_after:
         serve(host=host, port=port, workers=1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -10,16 +12,23 @@ from alembic.script import ScriptDirectory
 from charter.db.engine import Database
 from charter.errors import SchemaOutOfDate
 
+SCRIPT_LOCATION = "charter.db:migrations"
+
 
 def alembic_config(db: Database) -> Config:
     config = Config()
-    config.set_main_option("script_location", "charter.db:migrations")
+    config.set_main_option("script_location", SCRIPT_LOCATION)
     config.set_main_option("sqlalchemy.url", db.url.replace("%", "%%"))
     return config
 
 
-def head_revision(db: Database) -> str | None:
-    return ScriptDirectory.from_config(alembic_config(db)).get_current_head()
+@functools.cache
+def head_revision() -> str | None:
+    """The revision this version needs. The scripts ship in the package, so it is read once: `/readyz`
+    asks at every probe."""
+    config = Config()
+    config.set_main_option("script_location", SCRIPT_LOCATION)
+    return ScriptDirectory.from_config(config).get_current_head()
 
 
 def current_revision(db: Database) -> str | None:
@@ -36,7 +45,7 @@ def upgrade(db: Database, revision: str = "head") -> None:
 
 def schema_status(db: Database) -> tuple[str | None, str | None]:
     """(current, head) revisions."""
-    return current_revision(db), head_revision(db)
+    return current_revision(db), head_revision()
 
 
 def check_schema(db: Database) -> None:

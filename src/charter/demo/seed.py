@@ -17,6 +17,7 @@ from charter.identity import service
 from charter.identity.bootstrap import generate_password
 from charter.identity.models import TeamRow
 from charter.identity.schemas import ApiKeyCreate, RoleGrant, ServiceAccountCreate, TeamCreate, UserCreate
+from charter.identity.service import find_principal
 from charter.security.permissions import Role
 from charter.security.principal import Principal
 
@@ -42,6 +43,17 @@ USERS = [
     ("aditi", "Aditi Rao", Role.AUDITOR, None),
     ("victor", "Victor Chen", Role.VIEWER, "people-analytics"),
 ]
+
+
+# The seed's service account, described so that a demo database can be told from any other.
+DEMO_SERVICE = "ci-pipeline"
+DEMO_DESCRIPTION = "Registers models and evidence from CI (made by charter demo)"
+
+
+def is_demo(session: Session) -> bool:
+    """True when this database holds the demo seed."""
+    row = find_principal(session, DEMO_SERVICE)
+    return row is not None and row.kind == "service" and row.description == DEMO_DESCRIPTION
 
 
 @dataclass
@@ -76,12 +88,12 @@ def seed(session: Session, operator: Principal, settings: Settings) -> DemoSeed:
         session,
         operator,
         ServiceAccountCreate(
-            name="ci-pipeline",
-            description="Registers models and evidence from CI",
+            name=DEMO_SERVICE,
+            description=DEMO_DESCRIPTION,
             roles=[RoleGrant(role=Role.SERVICE, team="credit-risk")],
         ),
     )
     result.api_key = service.create_api_key(
-        session, operator, ApiKeyCreate(service_account="ci-pipeline", name="demo")
+        session, operator, ApiKeyCreate(service_account=DEMO_SERVICE, name="demo")
     ).key
     return result

@@ -27,7 +27,7 @@ from charter.identity.service import bindings_of, find_principal
 from charter.security import apikeys
 from charter.security.oidc import ExternalIdentity
 from charter.security.passwords import hash_password, needs_rehash, verify_password
-from charter.security.permissions import Permission, Role
+from charter.security.permissions import KNOWN_ROLES, Permission, Role
 from charter.security.principal import AuthMethod, Binding, Principal, authorize
 from charter.security.tokens import TokenClaims, TokenCodec, TokenKind
 
@@ -229,7 +229,6 @@ _PRINCIPAL_COLUMNS = select(
 ).select_from(_PRINCIPALS.outerjoin(_BINDINGS, _BINDINGS.c.principal_id == _PRINCIPALS.c.id))
 _BY_NAME = _PRINCIPAL_COLUMNS.where(_PRINCIPALS.c.name == bindparam("name")).order_by(_BINDINGS.c.id)
 _BY_ID = _PRINCIPAL_COLUMNS.where(_PRINCIPALS.c.id == bindparam("id")).order_by(_BINDINGS.c.id)
-_KNOWN_ROLES = frozenset(Role)
 
 
 @dataclass(frozen=True)
@@ -251,8 +250,7 @@ def _load_principal(
     if not rows:
         return None
     first = rows[0]
-    # Unknown role names (from a newer or older version) are ignored, never widened.
-    bindings = tuple(Binding(Role(r.role), r.team_id) for r in rows if r.role in _KNOWN_ROLES)
+    bindings = tuple(Binding(Role(r.role), r.team_id) for r in rows if r.role in KNOWN_ROLES)
     principal = Principal(
         id=first.id, kind=first.kind, name=first.name, bindings=bindings, auth_method=auth_method, token_id=token_id
     )

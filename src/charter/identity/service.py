@@ -33,7 +33,7 @@ from charter.identity.schemas import (
 from charter.pagination import Page, clamp_limit, parse_int_cursor
 from charter.security import apikeys
 from charter.security.passwords import check_password_policy, hash_password
-from charter.security.permissions import Permission, Role
+from charter.security.permissions import KNOWN_ROLES, Permission, Role
 from charter.security.principal import ORG, Binding, Principal, Scope, authorize
 
 PrincipalKind = Literal["user", "service"]
@@ -46,7 +46,7 @@ def binding_reads(row: PrincipalRow) -> list[BindingRead]:
     return [
         BindingRead(role=Role(b.role), team=b.team.name if b.team else None)
         for b in row.bindings
-        if b.role in Role.__members__.values()
+        if b.role in KNOWN_ROLES
     ]
 
 
@@ -73,9 +73,8 @@ def principal_read(row: PrincipalRow) -> PrincipalRead:
 
 
 def bindings_of(row: PrincipalRow) -> tuple[Binding, ...]:
-    """Role bindings as the security kernel sees them (unknown role names are ignored, never widened)."""
-    known = set(Role.__members__.values())
-    return tuple(Binding(Role(b.role), b.team_id) for b in row.bindings if b.role in known)
+    """Role bindings as the security kernel sees them (see ``KNOWN_ROLES``)."""
+    return tuple(Binding(Role(b.role), b.team_id) for b in row.bindings if b.role in KNOWN_ROLES)
 
 
 def team_read(row: TeamRow) -> TeamRead:

@@ -62,6 +62,10 @@ class Role(StrEnum):
 
 P = Permission
 
+#: Role names this version knows. A stored binding with any other name (written by a newer or older
+#: version) is ignored wherever bindings are read, never widened into something it is not.
+KNOWN_ROLES = frozenset(r.value for r in Role)
+
 _READ_ALL = frozenset(
     {
         P.MODEL_READ,

@@ -76,10 +76,6 @@ class Principal:
         """How this principal is named in the audit trail."""
         return f"{self.kind}:{self.name}"
 
-    @property
-    def roles(self) -> frozenset[Role]:
-        return frozenset(b.role for b in self.bindings)
-
     def can(self, permission: Permission, scope: Scope = ORG) -> bool:
         if self.superuser:
             return True

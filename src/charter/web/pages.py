@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from charter.audit import service as audit
 from charter.audit.models import AuditEventRow
 from charter.audit.schemas import AuditFilter
-from charter.errors import CharterError, CsrfFailed, InvalidInput
+from charter.errors import CharterError, Conflict, CsrfFailed, InvalidInput, NotFound
 from charter.identity import auth, service
 from charter.identity.models import PrincipalRow, TeamRow
 from charter.identity.schemas import NAME_HELP, RoleBindingChange, UserCreate
@@ -35,6 +35,8 @@ AUTO_VERIFY_LIMIT = 200_000
 # Every form that changes something echoes the session's CSRF value (compared in _check_csrf).
 # A missing value defaults to "" so that it is refused like a wrong one: 403, audited.
 CsrfField = Annotated[str, Form(max_length=200)]
+# Refusals shown on the form itself; anything else (a denial above all) goes to the one error renderer.
+FORM_ERRORS = (InvalidInput, Conflict, NotFound)
 # What the Users page says after a change (a fixed set, so the query string cannot put words on the page).
 DONE_MESSAGES = {
     "created": "The user was created.",
@@ -241,9 +243,7 @@ def users_create(
         return _form_failure(ctx, InvalidInput(_explain(exc)), form=typed)
     try:
         service.create_user(ctx.session, ctx.principal, data, settings=ctx.state.settings)
-    except CharterError as exc:
-        if exc.status == 403:
-            raise
+    except FORM_ERRORS as exc:
         return _form_failure(ctx, exc, form=typed)
     return _flash_redirect(f"/admin/users?{urlencode({'q': data.username, 'done': 'created'})}")
 
@@ -255,9 +255,7 @@ def users_toggle(name: str, action: str, csrf: CsrfField = "", ctx: Context = Pa
         raise InvalidInput("The action must be disable or enable.")
     try:
         service.set_active(ctx.session, ctx.principal, name, active=action == "enable")
-    except CharterError as exc:
-        if exc.status == 403:
-            raise
+    except FORM_ERRORS as exc:
         return _form_failure(ctx, exc)
     return _flash_redirect(f"/admin/users?done={action}d")
 
@@ -280,9 +278,7 @@ def roles_change(
         return _form_failure(ctx, InvalidInput(_explain(exc)))
     try:
         (service.grant_role if action == "grant" else service.revoke_role)(ctx.session, ctx.principal, change)
-    except CharterError as exc:
-        if exc.status == 403:
-            raise
+    except FORM_ERRORS as exc:
         return _form_failure(ctx, exc)
     return _flash_redirect(f"/admin/users?done={'granted' if action == 'grant' else 'revoked'}")
 

@@ -112,9 +112,9 @@ def render_login(
 def render_error(request: Request, error: CharterError, *, headers: dict[str, str] | None = None) -> HTMLResponse:
     if isinstance(error, NotAuthenticated):
         # 401 with the sign-in form in place: after signing in, the user lands where they were going.
-        response = render_login(
-            request, error=None if "Sign in" in error.message else error.message, status=401, headers=headers
-        )
+        # Plain "no credentials" needs no message: the form says it. A refused token or key says why.
+        message = None if type(error) is NotAuthenticated else error.message
+        response = render_login(request, error=message, status=401, headers=headers)
         if isinstance(error, InvalidToken) and SESSION_COOKIE in request.cookies:
             response.delete_cookie(SESSION_COOKIE, path="/")  # expired or revoked: the browser need not keep it
         return response
