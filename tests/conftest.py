@@ -22,13 +22,13 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import text
 
-from charter.config import Settings, ensure_secret_key_file
+from charter.config import Settings
 from charter.db.engine import Database
 from charter.db.migrate import head_revision, upgrade
 from charter.db.registry import metadata
 from charter.identity import service
 from charter.identity.schemas import RoleGrant, ServiceAccountCreate, TeamCreate, UserCreate
-from charter.security.keys import create_audit_key
+from charter.security.keyfiles import ensure_key_files
 from charter.security.permissions import Role
 from charter.security.principal import Principal
 
@@ -110,9 +110,7 @@ def make_settings(home: Path, db_url: str, **overrides: object) -> Settings:
         **overrides,
     }
     settings = Settings(**values)  # type: ignore[arg-type]
-    if settings.secret_key is None:
-        ensure_secret_key_file(settings)
-    create_audit_key(settings.audit_key_file)
+    ensure_key_files(settings)
     return settings
 
 

@@ -83,6 +83,30 @@ class Settings(BaseSettings):
         default=3600, ge=0, description="seconds between signed audit checkpoints made by the server; 0: off"
     )
 
+    # Artifacts and model protection
+    artifact_store: str | None = Field(
+        default=None,
+        description="where encrypted artifacts are kept: a folder (default `$CHARTER_HOME/artifacts`) or "
+        "`s3://bucket/prefix?endpoint_url=...&region=...` (credentials from the AWS environment)",
+    )
+    master_key: SecretStr | None = Field(
+        default=None,
+        description="base64 of a 32-byte master key that wraps artifact data keys; default: the key files "
+        "in `$CHARTER_HOME/keys/master/` made by `charter init` (`charter keys rotate` adds one)",
+    )
+    encrypt_artifacts: bool = Field(default=True, description="encrypt artifacts at rest (AES-256-GCM envelopes)")
+    max_upload_bytes: int = Field(default=20 * 2**30, ge=1, description="largest artifact file accepted, bytes")
+    max_archive_members: int = Field(default=10_000, ge=1, description="most files inside one uploaded archive")
+    max_decompression_ratio: float = Field(
+        default=100.0, gt=1, description="largest uncompressed/compressed size ratio of an archive member (zip bombs)"
+    )
+
+    demo_data: Path | None = Field(
+        default=None,
+        description="folder holding adult.csv and compas_two_years.csv for `charter demo`; "
+        "default: ../shared/data beside the checkout",
+    )
+
     # Server
     cookie_secure: bool = Field(
         default=False, description="always mark the session cookie Secure (it is whenever the request is HTTPS)"
@@ -122,6 +146,15 @@ class Settings(BaseSettings):
     @property
     def audit_key_file(self) -> Path:
         return self.keys_dir / "audit-ed25519.pem"
+
+    @property
+    def signing_key_file(self) -> Path:
+        """EC P-256 key that signs model manifests (OpenSSF model-signing, private-key mode)."""
+        return self.keys_dir / "model-signing-p256.pem"
+
+    @property
+    def effective_artifact_store(self) -> str:
+        return self.artifact_store or str(self.home / "artifacts")
 
     @property
     def effective_database_url(self) -> str:

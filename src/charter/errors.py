@@ -22,6 +22,10 @@ class CharterError(Exception):
         super().__init__(message)
         self.message = message
         self.details: dict[str, Any] = details or {}
+        # An audit event to record although the failing transaction is rolled back (a refused
+        # promotion belongs in the model's history): keys action, resource_type, resource_id,
+        # outcome, details. The server's error renderer and the CLI record it in a fresh transaction.
+        self.audit: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {"code": self.code, "message": self.message}
@@ -123,3 +127,39 @@ def error_class_for(code: str) -> type[CharterError]:
         if cls.code == code:
             return cls
     return CharterError
+
+
+class SignatureInvalid(CharterError):
+    """A signature does not verify, or the signed content no longer matches it."""
+
+    code = "signature_invalid"
+    status = 409
+
+
+class StorageError(ServiceUnavailable):
+    """The artifact store cannot be reached or used (folder not writable, bucket missing, access denied)."""
+
+    code = "storage_error"
+    status = 503
+
+
+class DecryptionFailed(CharterError):
+    """Encrypted data cannot be decrypted: wrong key, or the data was modified, truncated or extended.
+
+    Status 500: when stored data fails its authentication the requester did
+    nothing wrong; the data at rest (or the key that protects it) is damaged
+    or was tampered with, which an operator must look into. ``details["reason"]``
+    says which check failed (``authentication``, ``truncated``, ``trailing_data``,
+    ``bad_magic``, ``unsupported_version``, ``bad_header``). A caller decrypting
+    something the user sent re-raises it as :class:`InvalidInput`.
+    """
+
+    code = "decryption_failed"
+    status = 500
+
+
+class KeyUnavailable(ConfigurationError):
+    """Data is protected by a master key this installation cannot use (unknown or retired)."""
+
+    code = "key_unavailable"
+    status = 500

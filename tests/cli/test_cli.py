@@ -160,7 +160,22 @@ def test_commands_refuse_an_uninitialised_database(home: Path, tmp_path: Path, m
 
 def test_help_lists_every_group() -> None:
     output = run("--help")
-    for group in ("init", "serve", "demo", "db", "user", "role", "team", "apikey", "token", "audit"):
+    for group in (
+        "init",
+        "serve",
+        "demo",
+        "db",
+        "user",
+        "role",
+        "team",
+        "apikey",
+        "token",
+        "audit",
+        "model",
+        "dataset",
+        "keys",
+        "scan",
+    ):
         assert group in output
 
 
@@ -178,6 +193,18 @@ def test_demo_seeds_an_organisation_whose_printed_credentials_work(env: Settings
             ), name
         me = client.get("/api/v1/auth/whoami", headers={"X-API-Key": key}).json()
         assert me["name"] == "ci-pipeline" and me["bindings"] == [{"role": "service", "team": "credit-risk"}]
+        # Real models trained on the reference data, sent through the lifecycle.
+        token = client.post("/api/v1/auth/token", data={"username": "admin", "password": admin_password})
+        admin = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        models = {m["name"]: m for m in client.get("/api/v1/models", headers=admin).json()["items"]}
+        assert models["credit-eligibility"]["latest_stage"] == "production"
+        assert models["credit-eligibility"]["risk_tier"] == "high"
+        credit = client.get("/api/v1/models/credit-eligibility/versions/1.0.0", headers=admin).json()
+        assert credit["metrics"]["auc"] > 0.8  # a real model on the Adult data, not a stub
+        verified = client.post("/api/v1/models/credit-eligibility/versions/1.0.0/verify", headers=admin).json()
+        assert verified["ok"] is True
+        vendor = client.get("/api/v1/models/reoffence-risk/versions/0.2.0", headers=admin).json()
+        assert vendor["stage"] == "review" and vendor["artifacts"][0]["scan_verdict"] == "unsafe"
         client.app.state.charter.db.dispose()  # type: ignore[attr-defined]
     again = run("demo", "--no-serve")
     assert "Demo accounts" not in again  # seeded once

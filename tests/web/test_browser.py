@@ -50,6 +50,8 @@ TIMEOUT_MS = 10_000
 ADMIN = "admin"  # made by charter.identity.bootstrap.initialise, as `charter init` does
 RETRY_USER = "bob"
 AUDITOR = "audra"
+OWNER = "olivia"
+REVIEWER = "rita"
 
 
 def require_browser() -> None:
@@ -131,6 +133,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path)
     factory = Factory(db, settings)
     factory.user(RETRY_USER, "viewer")
     factory.user(AUDITOR, "auditor")
+    factory.user(OWNER, "model_owner@credit-risk")
+    factory.user(REVIEWER, "reviewer@credit-risk")
     server, thread, port = _serve_in_thread(app)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -321,3 +325,84 @@ def test_an_auditor_reads_but_cannot_change_and_signing_out_ends_the_session(
     expect(page.locator("form[action='/login']")).to_be_visible()
     expect(page.locator("#events")).to_have_count(0)
     assert session_cookie(page) is None  # the server told the browser to drop it
+
+
+# -- the inventory ----------------------------------------------------------------------------------
+
+
+def _api_as(live_server: LiveServer, username: str) -> httpx.Client:
+    token = httpx.post(
+        f"{live_server.url}/api/v1/auth/token", data={"username": username, "password": PASSWORD}, timeout=10
+    ).json()["access_token"]
+    return httpx.Client(base_url=live_server.url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+
+
+def _model_in_review(live_server: LiveServer, name: str, artifact: bytes) -> None:
+    """The owner registers a model with a dataset and one file, and sends the version to review."""
+    with _api_as(live_server, OWNER) as api:
+        dataset = {"name": f"{name}-data", "team": "credit-risk", "classification": "personal"}
+        dataset["legal_basis"] = "contract"
+        assert api.post("/api/v1/datasets", json=dataset).status_code == 201
+        model = {"name": name, "team": "credit-risk", "domain": "credit", "purpose": "Score loan applications"}
+        assert api.post("/api/v1/models", json=model).status_code == 201
+        version = {"version": "1.0.0", "metrics": {"auc": 0.81}, "datasets": [{"dataset": f"{name}-data"}]}
+        assert api.post(f"/api/v1/models/{name}/versions", json=version).status_code == 201
+        upload = api.post(f"/api/v1/models/{name}/versions/1.0.0/artifacts", files={"file": ("model.pkl", artifact)})
+        assert upload.status_code == 201, upload.text
+        assert api.post(f"/api/v1/models/{name}/versions/1.0.0/promote", json={"stage": "review"}).status_code == 200
+
+
+@pytest.mark.browser
+def test_a_reviewer_finds_a_model_in_review_and_approves_it(page: Page, live_server: LiveServer) -> None:
+    from playwright.sync_api import expect
+
+    from tests.inventory.conftest import sklearn_model_bytes
+
+    _model_in_review(live_server, "credit-scoring", sklearn_model_bytes())
+    page.goto("/models")
+    sign_in(page, REVIEWER, PASSWORD)
+    page.wait_for_url(f"{live_server.url}/models")
+    page.get_by_label("Stage").select_option("review")
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_url("**/models?*stage=review*")
+    row = page.locator("#models tbody tr", has_text="credit-scoring")
+    expect(row).to_have_count(1)
+    expect(row.locator(".badge")).to_have_text("review")
+    row.get_by_role("link", name="credit-scoring").click()
+
+    page.wait_for_url(f"{live_server.url}/models/credit-scoring")
+    expect(page.locator("#artifacts tbody tr").first).to_contain_text("model.pkl")
+    expect(page.locator("#artifacts .badge").first).to_have_text("clean")
+    expect(page.locator("#lineage")).to_contain_text("credit-scoring-data")
+    expect(page.locator("#card-missing")).to_contain_text("Approvals")
+    page.get_by_label("Comment").fill("Evaluation and lineage checked")
+    page.get_by_role("button", name="Approve").click()
+
+    page.wait_for_url("**/models/credit-scoring?*done=approved*")
+    expect(page.locator("#message")).to_have_text("The version was approved.")
+    expect(page.locator("#stage")).to_have_text("approved")
+    expect(page.locator("#transitions")).to_contain_text("Evaluation and lineage checked")
+    expect(page.locator("#history tbody tr").first).to_contain_text("version.approve")
+
+    # The lineage links to the dataset's page, which says how it may be used and by whom.
+    page.locator("#lineage").get_by_role("link", name="credit-scoring-data").click()
+    page.wait_for_url(f"{live_server.url}/datasets/credit-scoring-data")
+    expect(page.locator("#dataset-facts")).to_contain_text("contract")
+    expect(page.locator("#used-by")).to_contain_text("credit-scoring 1.0.0")
+
+
+@pytest.mark.browser
+def test_a_flagged_artifact_blocks_approval_in_the_dashboard(page: Page, live_server: LiveServer) -> None:
+    from playwright.sync_api import expect
+
+    from tests.inventory.conftest import malicious_pickle_bytes
+
+    _model_in_review(live_server, "churn-predictor", malicious_pickle_bytes())
+    page.goto("/models/churn-predictor")
+    sign_in(page, REVIEWER, PASSWORD)
+    page.wait_for_url(f"{live_server.url}/models/churn-predictor")
+    expect(page.locator("#artifacts .badge").first).to_have_text("unsafe")
+    page.get_by_role("button", name="Approve").click()
+    expect(page.locator("#error")).to_contain_text("model.pkl scanned unsafe")
+    expect(page.locator("#stage")).to_have_text("review")
+    expect(page.locator("#history tbody tr").first).to_contain_text("failed")

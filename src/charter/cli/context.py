@@ -66,6 +66,22 @@ def unit_of_work(db: Database) -> Iterator[Session]:
         yield session
 
 
+def _record_refusal(db: Database, event: dict[str, object]) -> None:
+    """A refusal the service asked to keep (``CharterError.audit``), in a transaction of its own."""
+    from charter.audit import service as audit
+
+    with unit_of_work(db) as session:
+        audit.record(
+            session,
+            operator(),
+            str(event["action"]),
+            resource_type=str(event["resource_type"]),
+            resource_id=str(event["resource_id"]),
+            outcome=event["outcome"],  # type: ignore[arg-type]
+            details=event["details"],  # type: ignore[arg-type]
+        )
+
+
 def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
     """Run a command: Charter's errors become a red line and exit code 1 (never a traceback), and the
     databases it opened are closed when it ends."""
@@ -76,6 +92,8 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except CharterError as exc:
+            if exc.audit is not None and len(_opened) > depth:
+                _record_refusal(_opened[-1], exc.audit)
             err.print(f"[red]Error ({exc.code}):[/red] {exc.message}")
             raise typer.Exit(1) from exc
         finally:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from charter import __version__
-from charter.cli import audit, db, server, users
+from charter.cli import audit, db, models, scan, server, users
 
 app = typer.Typer(
     name="charter",
@@ -38,6 +38,10 @@ app.add_typer(users.team_app, name="team")
 app.add_typer(users.apikey_app, name="apikey")
 app.add_typer(users.token_app, name="token")
 app.add_typer(audit.app, name="audit")
+app.add_typer(models.model_app, name="model")
+app.add_typer(models.dataset_app, name="dataset")
+app.add_typer(models.keys_app, name="keys")
+scan.register(app)
 
 
 def main() -> None:

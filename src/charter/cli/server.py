@@ -7,27 +7,16 @@ import uvicorn
 from rich.table import Table
 
 from charter.cli.context import console, database, fail, handle_errors, operator, settings, unit_of_work
-from charter.config import Settings, ensure_secret_key_file
+from charter.config import Settings
 from charter.db import migrate
 from charter.demo.seed import USERS, is_demo, seed
 from charter.identity import bootstrap, service
-from charter.security.keys import create_audit_key
+from charter.security.keyfiles import ensure_key_files
 from charter.server.logs import configure_logging
 
 
-def _prepare_home(config: Settings) -> list[str]:
-    """Key files and the database, created if missing. Returns what was created."""
-    created = []
-    config.home.mkdir(parents=True, exist_ok=True)
-    if config.secret_key is None and ensure_secret_key_file(config):
-        created.append(f"server secret {config.secret_key_file}")
-    if create_audit_key(config.audit_key_file):
-        created.append(f"audit signing key {config.audit_key_file}")
-    return created
-
-
 def _init(config: Settings, *, admin_username: str, admin_password: str | None) -> bootstrap.InitResult:
-    for item in _prepare_home(config):
+    for item in ensure_key_files(config):
         console.print(f"Created the {item}.")
     db = database(config, check=False)
     before = migrate.current_revision(db)
@@ -125,6 +114,13 @@ def demo(
             table.add_row(username, f"{role.value}{'@' + team if team else ''}", seeded.passwords[username])
         console.print(table)
         console.print(f"Service account ci-pipeline, API key (shown once): [bold]{seeded.api_key}[/bold]")
+        if seeded.models:
+            console.print("Trained and registered: " + ", ".join(seeded.models) + " (see /models).")
+        if seeded.data_missing:
+            console.print(
+                "[yellow]The reference data (adult.csv, compas_two_years.csv) was not found: no demo models. "
+                "Set CHARTER_DEMO_DATA to its folder.[/yellow]"
+            )
     url = f"http://{host}:{port}/"
     console.rule("Charter demo")
     console.print(f"Open [bold]{url}[/bold]")

@@ -9,11 +9,12 @@ from pydantic import SecretStr
 from charter.client._http import HttpClient, error_from_response
 from charter.client.audit import AuditAPI
 from charter.client.identity import IdentityAPI
+from charter.client.inventory import InventoryAPI
 from charter.client.models import Health, Readiness
 from charter.errors import CharterError
 
 
-class Charter(IdentityAPI, AuditAPI):
+class Charter(IdentityAPI, AuditAPI, InventoryAPI):
     """A client for one Charter server.
 
     Authenticate with an access ``token`` (see ``Charter.login``) or a service

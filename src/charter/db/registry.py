@@ -3,7 +3,8 @@
 from charter.audit import models as audit_models
 from charter.db.base import Base
 from charter.identity import models as identity_models
+from charter.inventory import models as inventory_models
 
 metadata = Base.metadata
 
-__all__ = ["audit_models", "identity_models", "metadata"]
+__all__ = ["audit_models", "identity_models", "inventory_models", "metadata"]

@@ -1,7 +1,7 @@
 """The demo organisation: two teams, a user in each role, a service account with an API key.
 
-Seeding runs once per database; later capabilities add their own seed here
-(models trained on the real data sets in ``shared/data``).
+Seeding runs once per database. Models are trained on the real data sets in
+``shared/data`` (see ``charter.demo.models``); later capabilities add their own seed.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from charter.config import Settings
+from charter.demo.models import demo_data_folder, seed_models
 from charter.identity import service
 from charter.identity.bootstrap import generate_password
 from charter.identity.models import TeamRow
@@ -61,6 +62,8 @@ class DemoSeed:
     seeded: bool
     passwords: dict[str, str] = field(default_factory=dict)
     api_key: str | None = None
+    models: list[str] = field(default_factory=list)
+    data_missing: bool = False
 
 
 def seed(session: Session, operator: Principal, settings: Settings) -> DemoSeed:
@@ -96,4 +99,9 @@ def seed(session: Session, operator: Principal, settings: Settings) -> DemoSeed:
     result.api_key = service.create_api_key(
         session, operator, ApiKeyCreate(service_account=DEMO_SERVICE, name="demo")
     ).key
+    data = demo_data_folder(settings)
+    if data is None:
+        result.data_missing = True
+    else:
+        result.models = seed_models(session, settings, data)
     return result

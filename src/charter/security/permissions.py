@@ -16,6 +16,8 @@ class Permission(StrEnum):
     MODEL_WRITE = "model:write"
     VERSION_APPROVE = "version:approve"
     ARTIFACT_READ = "artifact:read"
+    # Let a flagged (or unverified) artifact proceed past review; administrators only, always audited.
+    ARTIFACT_OVERRIDE = "artifact:override"
     DATASET_READ = "dataset:read"
     DATASET_WRITE = "dataset:write"
     EVIDENCE_WRITE = "evidence:write"

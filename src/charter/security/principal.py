@@ -85,6 +85,10 @@ class Principal:
         # An organisation-wide grant covers every team; a team grant covers that team only.
         return None in teams or (scope.team_id is not None and scope.team_id in teams)
 
+    def holds(self, permission: Permission) -> bool:
+        """Whether ``permission`` is held in at least one scope (shows a menu entry; never authorizes an act)."""
+        return self.superuser or bool(self._grants.get(permission))
+
     def team_ids_with(self, permission: Permission) -> frozenset[int] | None:
         """Teams where ``permission`` is held, or None when it is held organisation-wide (filters lists)."""
         if self.superuser:

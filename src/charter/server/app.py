@@ -21,6 +21,7 @@ from charter.db.engine import Database
 from charter.db.migrate import check_schema
 from charter.identity import api as identity_api
 from charter.identity import auth
+from charter.inventory import api as inventory_api
 from charter.security.principal import Principal
 from charter.server.errors import install_error_handlers
 from charter.server.health import audit_size
@@ -28,6 +29,7 @@ from charter.server.health import router as health_router
 from charter.server.metrics import Metrics
 from charter.server.middleware import RequestMiddleware
 from charter.server.state import AppState
+from charter.web import inventory as inventory_pages
 from charter.web import pages
 
 log = logging.getLogger("charter.server")
@@ -101,7 +103,9 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.include_router(health_router)
     app.include_router(identity_api.router)
     app.include_router(audit_api.router)
+    app.include_router(inventory_api.router)
     app.include_router(pages.router)
+    app.include_router(inventory_pages.router)
     static = resources.files("charter.web") / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
     return app

@@ -47,13 +47,18 @@ def wants_json(request: Request) -> bool:
 
 
 def _audit_rejection(request: Request, error: CharterError) -> None:
-    """Record denials, and credentials that were presented but refused (possible attacks)."""
-    if isinstance(error, PermissionDenied):
-        action, outcome = "access.denied", "denied"
+    """Record denials, credentials that were presented but refused (possible attacks), and refusals a
+    service asked to keep (``error.audit``: e.g. a promotion stopped by a gate)."""
+    event: dict[str, Any]
+    if error.audit is not None:
+        event = error.audit
+    elif isinstance(error, PermissionDenied):
+        event = {"action": "access.denied", "outcome": "denied"}
     elif isinstance(error, InvalidToken | InvalidCredentials) and request.url.path != "/api/v1/auth/token":
-        action, outcome = "auth.rejected", "failed"
+        event = {"action": "auth.rejected", "outcome": "failed"}
     else:
         return
+    action = event["action"]
     principal = getattr(request.state, "principal", None)
     actor = principal.actor if principal is not None else "anonymous"
     try:
@@ -64,16 +69,21 @@ def _audit_rejection(request: Request, error: CharterError) -> None:
                 session,
                 actor,
                 action,
-                resource_type="route",
-                resource_id=f"{request.method} {request.url.path}",
-                outcome=outcome,  # type: ignore[arg-type]
-                details={"code": error.code, "reason": error.message[:500]},
+                resource_type=event.get("resource_type", "route"),
+                resource_id=event.get("resource_id", f"{request.method} {request.url.path}"),
+                outcome=event["outcome"],
+                details=event.get("details") or {"code": error.code, "reason": error.message[:500]},
             )
             session.commit()
         finally:
             session.close()
     except Exception:  # the answer to the client must not depend on the audit write succeeding
         log.exception("could not record %s in the audit trail", action)
+
+
+def record_refusal(request: Request, error: CharterError) -> None:
+    """For pages that show a refusal in place instead of an error page: audit it as the renderer would."""
+    _audit_rejection(request, error)
 
 
 def error_response(request: Request, error: CharterError) -> Response:

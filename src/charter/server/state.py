@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -12,6 +13,9 @@ from charter.db.engine import Database
 from charter.security.keys import derive_key, load_audit_key
 from charter.security.oidc import OidcVerifier
 from charter.security.tokens import TokenCodec
+
+if TYPE_CHECKING:
+    from charter.inventory.artifacts import Protection
 
 
 @dataclass
@@ -47,6 +51,13 @@ class AppState:
     @cached_property
     def audit_key(self) -> Ed25519PrivateKey:
         return load_audit_key(self.settings.audit_key_file)
+
+    @cached_property
+    def protection(self) -> Protection:
+        """The artifact store, master keys and signing key (read on first use)."""
+        from charter.inventory.artifacts import Protection
+
+        return Protection(self.settings)
 
     @property
     def audit_origin(self) -> str:

@@ -1,0 +1,1 @@
+"""Pure computations: no web framework, no ORM."""

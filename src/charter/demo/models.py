@@ -1,0 +1,277 @@
+"""Demo models trained at start-up on the real data sets (UCI Adult, ProPublica COMPAS) and registered
+through the real services: scanned, encrypted, signed, sent through the lifecycle by the demo's people.
+
+One more version carries a pickle that would run a shell command if loaded (it is never loaded): the
+scanner flags it and the lifecycle keeps it out of approval, as it would any upload.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import pickle
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from charter.config import Settings
+from charter.identity import auth
+from charter.identity.service import get_principal
+from charter.inventory import artifacts, service
+from charter.inventory.schemas import (
+    DatasetCreate,
+    DatasetLink,
+    ModelCreate,
+    Promotion,
+    VersionCreate,
+)
+from charter.security.principal import Principal
+
+ADULT = "adult.csv"
+COMPAS = "compas_two_years.csv"
+
+
+@dataclass(frozen=True)
+class Trained:
+    model: object
+    metrics: dict[str, float]
+    rows: int
+
+
+def _read(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _fit(features: np.ndarray, categorical: np.ndarray, labels: np.ndarray) -> Trained:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import accuracy_score, roc_auc_score
+    from sklearn.model_selection import train_test_split
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    x = np.concatenate([features.astype(object), categorical.astype(object)], axis=1)
+    numeric = list(range(features.shape[1]))
+    cats = list(range(features.shape[1], x.shape[1]))
+    pipeline = Pipeline(
+        [
+            (
+                "prepare",
+                ColumnTransformer(
+                    [
+                        ("numeric", StandardScaler(), numeric),
+                        ("categorical", OneHotEncoder(handle_unknown="ignore"), cats),
+                    ]
+                ),
+            ),
+            ("classify", LogisticRegression(max_iter=1000)),
+        ]
+    )
+    x_train, x_test, y_train, y_test = train_test_split(x, labels, test_size=0.3, random_state=42, stratify=labels)
+    pipeline.fit(x_train, y_train)
+    scores = pipeline.predict_proba(x_test)[:, 1]
+    metrics = {
+        "accuracy": round(float(accuracy_score(y_test, scores >= 0.5)), 4),
+        "auc": round(float(roc_auc_score(y_test, scores)), 4),
+    }
+    return Trained(pipeline, metrics, len(labels))
+
+
+def train_adult(data: Path) -> Trained:
+    """Income above 50K from census attributes; sex and race are left out of the features (but not the data)."""
+    rows = _read(data / ADULT)
+    numeric = ("age", "education_num", "capital_gain", "capital_loss", "hours_per_week")
+    categorical = ("workclass", "marital_status", "occupation", "relationship")
+    features = np.array([[float(r[c]) for c in numeric] for r in rows])
+    cats = np.array([[r[c].strip() for c in categorical] for r in rows])
+    labels = np.array([r["income"].strip() == ">50K" for r in rows], dtype=int)
+    return _fit(features, cats, labels)
+
+
+def train_compas(data: Path) -> Trained:
+    """Two-year recidivism on ProPublica's filtered slice, from age, priors and charge degree."""
+    rows = [
+        r
+        for r in _read(data / COMPAS)
+        if r["days_b_screening_arrest"] not in ("", "nan")
+        and -30 <= float(r["days_b_screening_arrest"]) <= 30
+        and r["is_recid"] != "-1"
+        and r["c_charge_degree"] != "O"
+        and r["score_text"] != "N/A"
+    ]
+    numeric = ("age", "priors_count", "juv_fel_count", "juv_misd_count", "juv_other_count")
+    features = np.array([[float(r[c]) for c in numeric] for r in rows])
+    cats = np.array([[r["c_charge_degree"]] for r in rows])
+    labels = np.array([int(r["two_year_recid"]) for r in rows])
+    return _fit(features, cats, labels)
+
+
+class _Payload:
+    """Pickled only: loading it would run `id`. It shows what the scanner catches."""
+
+    def __reduce__(self) -> tuple[Callable[[str], int], tuple[str]]:
+        return (os.system, ("id",))
+
+
+def _upload(
+    session: Session,
+    actor: Principal,
+    protection: artifacts.Protection,
+    model: str,
+    version: str,
+    name: str,
+    blob: bytes,
+) -> None:
+    with tempfile.NamedTemporaryFile(dir=protection.scratch, prefix="demo-", delete=False) as f:
+        f.write(blob)
+        path = Path(f.name)
+    try:
+        artifacts.upload(session, actor, protection, model, version, path=name, plaintext=path)
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _as(session: Session, name: str) -> Principal:
+    return auth.to_principal(get_principal(session, name), auth_method="local")
+
+
+def seed_models(session: Session, settings: Settings, data: Path) -> list[str]:
+    """Train, register and move the demo models through the lifecycle. Returns the models' names."""
+    protection = artifacts.Protection(settings)
+    olivia, mateo, raj, rosa = (_as(session, n) for n in ("olivia", "mateo", "raj", "rosa"))
+    names = []
+
+    # Credit risk: an income-based eligibility model on UCI Adult, approved and in production.
+    service.register_dataset(
+        session,
+        olivia,
+        DatasetCreate(
+            name="uci-adult-1994",
+            team="credit-risk",
+            description="UCI Adult census extract (32,561 people); holds sex and race.",
+            location=str(data / ADULT),
+            classification="special_category",
+            legal_basis="legitimate_interests",
+            retention_days=1825,
+            tags=["census", "public-benchmark"],
+        ),
+    )
+    adult = train_adult(data)
+    service.register_model(
+        session,
+        olivia,
+        ModelCreate(
+            name="credit-eligibility",
+            team="credit-risk",
+            description="Logistic regression estimating whether an applicant's income exceeds 50K.",
+            purpose="Pre-screen consumer credit applications for an income threshold.",
+            intended_use="Decision support for credit officers; every decline is reviewed by a person.",
+            out_of_scope_uses=["Fully automated declines", "Employment decisions"],
+            domain="credit",
+            deployment_context="Internal credit-origination workflow, EU customers.",
+            data_sources=["UCI Adult census extract"],
+            regulations=["EU AI Act Annex III (5)(b)", "GDPR Art. 22", "ECOA"],
+            tags=["tabular", "scikit-learn"],
+        ),
+    )
+    service.set_risk_tier(session, rosa, "credit-eligibility", "high")
+    service.create_version(
+        session,
+        olivia,
+        "credit-eligibility",
+        VersionCreate(
+            version="1.0.0",
+            framework="scikit-learn",
+            metrics=adult.metrics,
+            parameters={"estimator": "LogisticRegression", "max_iter": 1000, "rows": adult.rows},
+            datasets=[DatasetLink(dataset="uci-adult-1994", role="training")],
+            card={
+                "limitations": "Trained on 1994 US census data; income patterns and currency values are dated.",
+                "ethical_considerations": "Sex and race are excluded as features but proxies (relationship, "
+                "marital status) remain; fairness must be assessed before each release.",
+            },
+        ),
+    )
+    _upload(session, olivia, protection, "credit-eligibility", "1.0.0", "model.pkl", pickle.dumps(adult.model))
+    for stage, actor, comment in (
+        ("review", olivia, "First release candidate"),
+        ("approved", raj, "Metrics and lineage reviewed"),
+        ("production", olivia, "Rolled out to the credit workflow"),
+    ):
+        service.promote(
+            session,
+            actor,
+            "credit-eligibility",
+            "1.0.0",
+            Promotion(stage=stage, comment=comment),
+            protection=protection,
+        )
+    names.append("credit-eligibility")
+
+    # People analytics: a recidivism model on COMPAS (a well-known biased benchmark), waiting in review.
+    service.register_dataset(
+        session,
+        mateo,
+        DatasetCreate(
+            name="compas-broward-2013",
+            team="people-analytics",
+            description="ProPublica's COMPAS extract, Broward County 2013-2014; holds race.",
+            location=str(data / COMPAS),
+            classification="special_category",
+            legal_basis="public_task",
+            retention_days=3650,
+        ),
+    )
+    compas = train_compas(data)
+    service.register_model(
+        session,
+        mateo,
+        ModelCreate(
+            name="reoffence-risk",
+            team="people-analytics",
+            description="Logistic regression predicting two-year recidivism, a COMPAS replica.",
+            purpose="Research replica of a pre-trial risk tool, to study its disparities.",
+            intended_use="Fairness research only.",
+            out_of_scope_uses=["Pre-trial, sentencing or parole decisions"],
+            domain="law_enforcement",
+            regulations=["EU AI Act Annex III (6)", "GDPR Art. 9"],
+            tags=["tabular", "research"],
+        ),
+    )
+    service.create_version(
+        session,
+        mateo,
+        "reoffence-risk",
+        VersionCreate(
+            version="0.1.0",
+            framework="scikit-learn",
+            metrics=compas.metrics,
+            datasets=[DatasetLink(dataset="compas-broward-2013", role="training")],
+        ),
+    )
+    _upload(session, mateo, protection, "reoffence-risk", "0.1.0", "model.pkl", pickle.dumps(compas.model))
+    service.promote(session, mateo, "reoffence-risk", "0.1.0", Promotion(stage="review"), protection=protection)
+    # A vendor build whose pickle would run a command: flagged, and it cannot be approved.
+    service.create_version(
+        session, mateo, "reoffence-risk", VersionCreate(version="0.2.0", description="Vendor-supplied retrain")
+    )
+    _upload(session, mateo, protection, "reoffence-risk", "0.2.0", "model.pkl", pickle.dumps(_Payload()))
+    service.promote(session, mateo, "reoffence-risk", "0.2.0", Promotion(stage="review"), protection=protection)
+    names.append("reoffence-risk")
+    return names
+
+
+def demo_data_folder(settings: Settings) -> Path | None:
+    """Where the reference data sets are: CHARTER_DEMO_DATA, else ../shared/data beside the checkout."""
+    candidates = [settings.demo_data] if settings.demo_data else []
+    candidates.append(Path(__file__).resolve().parents[3].parent / "shared" / "data")
+    candidates.append(Path.cwd().parent / "shared" / "data")
+    for folder in candidates:
+        if folder and (folder / ADULT).is_file() and (folder / COMPAS).is_file():
+            return folder
+    return None
