@@ -2,7 +2,7 @@
 
 Run from the repository root:
 
-    python benchmarks/bench_crypto.py                 # a 1 GiB artifact, 3 repetitions
+    python benchmarks/bench_crypto.py                 # a 1 GiB artifact, 5 repetitions
     python benchmarks/bench_crypto.py --size-mib 256 --repeat 5
 
 What is measured, side by side in the same run, each phase in its own child process
@@ -167,10 +167,10 @@ def child(phase: str, size: int, repeat: int, warmup: int) -> None:
                 record("decrypt_file", m, current)
                 out["file_back"] = file_digest(dec)
                 dec.unlink()
+                enc.unlink()  # every side writes a new file: replacing one would time its deletion too
             _, m = measure(copy_and_fsync, sync=True)
             record("copyfile + fsync", m, 0)
             copy.unlink()
-            enc.unlink()
             _, m = measure(lambda: encrypt_file(src, enc, key), sync=True)
             record("encrypt_file, fsync", m, 0)
             _, m = measure(lambda: decrypt_file(enc, dec, key), sync=True)
@@ -237,7 +237,7 @@ def summary(runs: list[dict[str, float]]) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size-mib", type=int, default=1024, help="artifact size in MiB (default 1024)")
-    parser.add_argument("--repeat", type=int, default=3, help="repetitions of each operation")
+    parser.add_argument("--repeat", type=int, default=5, help="repetitions of each operation")
     parser.add_argument("--fernet-repeat", type=int, default=1, help="repetitions of the (slow) Fernet side")
     parser.add_argument("--no-fernet", action="store_true", help="skip Fernet (it needs ~9x the size in memory)")
     parser.add_argument("--warmup", type=int, default=1, help="unrecorded rounds before the measured ones")

@@ -150,8 +150,9 @@ class DecryptionFailed(CharterError):
     nothing wrong; the data at rest (or the key that protects it) is damaged
     or was tampered with, which an operator must look into. ``details["reason"]``
     says which check failed (``authentication``, ``truncated``, ``trailing_data``,
-    ``bad_magic``, ``unsupported_version``, ``bad_header``). A caller decrypting
-    something the user sent re-raises it as :class:`InvalidInput`.
+    ``bad_magic``, ``unsupported_version``, ``bad_header``; for a wrapped data key,
+    ``authentication`` or ``bad_wrapped_key``). A caller decrypting something the
+    user sent re-raises it as :class:`InvalidInput`.
     """
 
     code = "decryption_failed"

@@ -14,6 +14,7 @@ from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
 from charter.errors import InvalidInput
+from charter.inventory.bom import to_cyclonedx
 from charter.inventory.cards import (
     EDITABLE,
     MAX_ITEMS,
@@ -26,7 +27,6 @@ from charter.inventory.cards import (
     CardFacts,
     build_card,
     check_editable,
-    to_cyclonedx,
     to_json,
     to_markdown,
 )

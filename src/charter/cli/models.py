@@ -321,7 +321,7 @@ def card(
     out: Path | None = typer.Option(None, "--out", "-o", help="Write to this file instead of the terminal."),
 ) -> None:
     """Export the version's model card (Hugging Face Markdown, JSON, or a CycloneDX ML-BOM)."""
-    from charter.inventory import cards
+    from charter.inventory import bom, cards
 
     if format not in ("markdown", "json", "cyclonedx"):
         raise fail("--format is markdown, json or cyclonedx.", 2)
@@ -331,7 +331,7 @@ def card(
     text = (
         cards.to_markdown(built)
         if format == "markdown"
-        else cards.to_cyclonedx(built)
+        else bom.to_cyclonedx(built)
         if format == "cyclonedx"
         else json.dumps(cards.to_json(built), indent=2)
     )
@@ -435,6 +435,17 @@ def keys_rotate() -> None:
         f"Master key [bold]{result.key_id}[/bold] is active; {result.rewrapped} data key(s) re-wrapped. "
         f"Older keys stay readable until `charter keys retire KEY_ID`."
     )
+
+
+@keys_app.command("rewrap")
+@handle_errors
+def keys_rewrap() -> None:
+    """Re-wrap every data key under the active master key, without making a new one (for instance after
+    CHARTER_MASTER_KEY changed, with the old key file still in place)."""
+    config = settings()
+    with unit_of_work(database(config)) as session:
+        result = artifacts.rewrap_all(session, operator(), artifacts.Protection(config), rotate=False)
+    console.print(f"{result.rewrapped} data key(s) re-wrapped under master key [bold]{result.key_id}[/bold].")
 
 
 @keys_app.command("retire")

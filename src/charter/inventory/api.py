@@ -16,7 +16,7 @@ from fastapi import APIRouter, File, Form, Query, UploadFile, status
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
 from charter.errors import InvalidInput, SignatureInvalid
-from charter.inventory import artifacts, cards, service
+from charter.inventory import artifacts, bom, cards, service
 from charter.inventory.schemas import (
     ArtifactOverride,
     ArtifactRead,
@@ -177,7 +177,7 @@ def read_card(
     if format == "markdown":
         return PlainTextResponse(cards.to_markdown(card), media_type="text/markdown; charset=utf-8")
     if format == "cyclonedx":
-        return Response(cards.to_cyclonedx(card), media_type="application/vnd.cyclonedx+json")
+        return Response(bom.to_cyclonedx(card), media_type="application/vnd.cyclonedx+json")
     return JSONResponse(cards.to_json(card))
 
 

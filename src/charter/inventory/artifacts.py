@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -522,10 +521,3 @@ def retire_key(session: Session, actor: Principal, protection: Protection, key_i
         )
     protection.keyring.retire(key_id)
     audit.record(session, actor, "keys.retire", resource_type="master_key", resource_id=key_id)
-
-
-def remove_scratch(protection: Protection) -> None:
-    """Leftover temporary files of uploads that died with their process."""
-    for item in protection.scratch.glob("*"):
-        if item.is_file():
-            os.unlink(item)
