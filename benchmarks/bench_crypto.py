@@ -98,15 +98,11 @@ def child(phase: str, size: int, repeat: int, warmup: int) -> None:
     import numpy as np
     from cryptography.fernet import Fernet
 
-    from charter.compute.crypto import (
-        decrypt_bytes,
-        decrypt_file,
+    from charter.compute.crypto.envelope import decrypt_bytes, decrypt_file, encrypt_bytes, encrypt_file, new_data_key
+    from charter.compute.crypto.weights import (
         decrypt_weights,
-        encrypt_bytes,
-        encrypt_file,
         encrypt_weights,
         load_encrypted_array,
-        new_data_key,
         save_encrypted_array,
     )
 

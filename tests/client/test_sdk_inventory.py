@@ -112,3 +112,22 @@ def test_a_malicious_pickle_uploaded_from_the_sdk_is_never_promotable(people: tu
     assert reviewer.get_version("churn", "1").stage == "review"
     history = [e.action for e in owner.model_history("churn")]
     assert history[0] == "version.promote" and "artifact.upload" in history
+
+
+def test_encrypt_weights_round_trips_dtype_and_shape_and_detects_tampering() -> None:
+    import numpy as np
+
+    from charter.compute.crypto.envelope import new_data_key
+    from charter.errors import DecryptionFailed
+
+    key = new_data_key()
+    weights = np.arange(24, dtype=np.float16).reshape(2, 3, 4).T  # Fortran-ordered view
+    blob = Charter.encrypt_weights(weights, key)
+    back = Charter.decrypt_weights(blob, key)
+    assert back.dtype == weights.dtype and back.shape == weights.shape and np.array_equal(back, weights)
+    tampered = bytearray(blob)
+    tampered[-20] ^= 1
+    with pytest.raises(DecryptionFailed):
+        Charter.decrypt_weights(bytes(tampered), key)
+    with pytest.raises(DecryptionFailed):
+        Charter.decrypt_weights(blob, new_data_key())

@@ -1,4 +1,9 @@
-"""``charter model``, ``charter dataset``, ``charter keys``: inventory and model protection, as the local operator."""
+"""``charter model``, ``charter dataset``, ``charter keys``: inventory and model protection, as the local operator.
+
+The artifact pipeline (``charter.inventory.artifacts``) is imported inside the commands that use it:
+it pulls in NumPy, whose BLAS threads would otherwise live in every ``charter`` process, and a
+process with threads never forks (``charter audit verify`` then walks the chain alone).
+"""
 
 from __future__ import annotations
 
@@ -10,8 +15,7 @@ from pydantic import ValidationError
 from rich.table import Table
 
 from charter.cli.context import console, database, err, fail, handle_errors, operator, settings, unit_of_work
-from charter.compute.crypto import signing
-from charter.inventory import artifacts, service
+from charter.inventory import service
 from charter.inventory.schemas import DatasetCreate, DatasetLink, ModelCreate, Promotion, VersionCreate
 
 model_app = typer.Typer(help="Models, versions, artifacts and the lifecycle.", no_args_is_help=True)
@@ -66,6 +70,8 @@ def register(
     framework: str | None = typer.Option(None, help="Framework of that version, e.g. scikit-learn 1.5."),
 ) -> None:
     """Register a model; with --version, also its first version and its files (scanned, encrypted, signed)."""
+    from charter.inventory import artifacts  # see the module's docstring
+
     if artifact and not version:
         raise fail("--artifact needs --version: files belong to a version.")
     try:
@@ -124,6 +130,8 @@ def upload(
     path: str | None = typer.Option(None, help="Path inside the model folder (one file only); default: its name."),
 ) -> None:
     """Add files to a draft version."""
+    from charter.inventory import artifacts  # see the module's docstring
+
     if path and len(files) > 1:
         raise fail("--path names one file; give one file with it.")
     config = settings()
@@ -231,6 +239,8 @@ def promote(
     comment: str | None = typer.Option(None, "--comment", "-m", help="Why (recorded with the transition)."),
 ) -> None:
     """Move a version to another lifecycle stage (gates: four eyes, scan verdicts, signature)."""
+    from charter.inventory import artifacts  # see the module's docstring
+
     try:
         data = Promotion(stage=stage, comment=comment)
     except ValidationError as exc:
@@ -280,6 +290,9 @@ def verify(
 ) -> None:
     """Check a version's files against its signature. Exit 0 when intact, 1 naming each changed, added,
     removed or renamed file."""
+    from charter.compute.crypto import signing
+    from charter.inventory import artifacts  # see the module's docstring
+
     config = settings()
     if path is not None:
         key = (
@@ -414,6 +427,8 @@ def dataset_list(
 @handle_errors
 def keys_list() -> None:
     """Master keys, which one is active, and how many data keys each wraps."""
+    from charter.inventory import artifacts  # see the module's docstring
+
     config = settings()
     protection = artifacts.Protection(config)
     with unit_of_work(database(config)) as session:
@@ -428,6 +443,8 @@ def keys_list() -> None:
 @handle_errors
 def keys_rotate() -> None:
     """Make a new master key active and re-wrap every data key under it (artifacts are not re-encrypted)."""
+    from charter.inventory import artifacts  # see the module's docstring
+
     config = settings()
     with unit_of_work(database(config)) as session:
         result = artifacts.rewrap_all(session, operator(), artifacts.Protection(config))
@@ -442,6 +459,8 @@ def keys_rotate() -> None:
 def keys_rewrap() -> None:
     """Re-wrap every data key under the active master key, without making a new one (for instance after
     CHARTER_MASTER_KEY changed, with the old key file still in place)."""
+    from charter.inventory import artifacts  # see the module's docstring
+
     config = settings()
     with unit_of_work(database(config)) as session:
         result = artifacts.rewrap_all(session, operator(), artifacts.Protection(config), rotate=False)
@@ -452,6 +471,8 @@ def keys_rewrap() -> None:
 @handle_errors
 def keys_retire(key_id: str = typer.Argument(..., help="A master key id no data key uses any more.")) -> None:
     """Retire an old master key (refused while any data key still needs it)."""
+    from charter.inventory import artifacts  # see the module's docstring
+
     config = settings()
     with unit_of_work(database(config)) as session:
         artifacts.retire_key(session, operator(), artifacts.Protection(config), key_id)

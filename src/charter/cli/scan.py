@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from charter.cli.context import console, fail, handle_errors
-from charter.compute.scan import ScanReport, scan_path
+
+if TYPE_CHECKING:
+    from charter.compute.scan import ScanReport
 
 _STYLE = {"clean": "green", "unsafe": "red", "not_verified": "yellow"}
 _SEVERITY = {"low": "dim", "medium": "yellow", "high": "red", "critical": "bold red"}
@@ -30,6 +32,8 @@ def scan(
     """Scan model files for code that runs when they are loaded (pickle, joblib, PyTorch, NumPy, Keras,
     ONNX, safetensors). Exit 0 clean, 1 unsafe, 2 not verified (unreadable, encrypted, truncated,
     unsupported or over a limit) or PATH missing."""
+    from charter.compute.scan import scan_path  # NumPy and friends: only when this command runs
+
     try:
         report = scan_path(path)
     except FileNotFoundError as exc:

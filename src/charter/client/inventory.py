@@ -9,7 +9,10 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
+import numpy as np
+
 from charter.client.base import ClientBase, paginate, query, segment
+from charter.compute.crypto import weights as weights_crypto
 from charter.errors import SignatureInvalid
 from charter.inventory.schemas import (
     ArtifactRead,
@@ -185,6 +188,23 @@ class InventoryAPI(ClientBase):
         """Let a flagged artifact proceed past review (administrators; the reason is recorded)."""
         url = _version_path(model, version) + "/artifacts/" + _file_path(path) + "/override"
         return self._post(ArtifactRead, url, {"reason": reason})
+
+    # -- weights, locally (the framework's vocabulary) -----------------------------------------
+
+    @staticmethod
+    def encrypt_weights(weights: np.ndarray[Any, Any], key: bytes) -> bytes:
+        """Encrypt an array with a 32-byte key (AES-256-GCM envelope, chunked); no server involved.
+
+        Unlike ``Fernet(key).encrypt(weights.tobytes())`` the dtype, shape and memory order travel
+        with the data, no whole copy of the array is made, and any change to the result is detected.
+        """
+        return weights_crypto.encrypt_weights(weights, key)
+
+    @staticmethod
+    def decrypt_weights(blob: bytes, key: bytes) -> np.ndarray[Any, Any]:
+        """The array :meth:`encrypt_weights` encrypted, with its dtype and shape; a wrong key or a
+        modified byte raises ``DecryptionFailed``."""
+        return weights_crypto.decrypt_weights(blob, key)
 
     # -- datasets -------------------------------------------------------------------------------
 

@@ -13,7 +13,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from charter.config import Settings
-from charter.demo.models import demo_data_folder, seed_models
 from charter.identity import service
 from charter.identity.bootstrap import generate_password
 from charter.identity.models import TeamRow
@@ -99,6 +98,8 @@ def seed(session: Session, operator: Principal, settings: Settings) -> DemoSeed:
     result.api_key = service.create_api_key(
         session, operator, ApiKeyCreate(service_account=DEMO_SERVICE, name="demo")
     ).key
+    from charter.demo.models import demo_data_folder, seed_models  # NumPy and scikit-learn: only here
+
     data = demo_data_folder(settings)
     if data is None:
         result.data_missing = True

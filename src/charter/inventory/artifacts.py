@@ -26,7 +26,7 @@ from functools import cached_property
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from charter.audit import service as audit
@@ -134,6 +134,7 @@ def _store_blob(session: Session, protection: Protection, plaintext: Path) -> Bl
     """
     digest = _sha256(plaintext)
     size = plaintext.stat().st_size
+    _lock_digest(session, digest)
     existing = session.get(BlobRow, digest)
     if existing is not None and protection.store.exists(digest):
         return existing
@@ -165,6 +166,20 @@ def _store_blob(session: Session, protection: Protection, plaintext: Path) -> Bl
     session.add(row)
     session.flush()
     return row
+
+
+def _lock_digest(session: Session, digest: str) -> None:
+    """Serialise uploads of the same content until their transactions end.
+
+    Two writers of one digest would otherwise both encrypt it under their own data key and the
+    later object would replace the earlier one in the store, while the database kept the first
+    writer's wrapped key. SQLite writers already hold the database's write lock; on PostgreSQL a
+    transaction-scoped advisory lock on the digest does it (other content is not held up).
+    """
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        key = int.from_bytes(bytes.fromhex(digest[:16]), "big", signed=True)
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def _sha256(path: Path) -> str:

@@ -1,45 +1,9 @@
-"""Encryption at rest for artifacts: a streaming AES-256-GCM envelope format and encrypted numpy arrays."""
+"""Cryptography for artifacts, one module per concern (import the one you need):
 
-from charter.compute.crypto.envelope import (
-    DATA_KEY_BYTES,
-    DEFAULT_CHUNK,
-    DecryptResult,
-    EncryptingReader,
-    EncryptResult,
-    decrypt_bytes,
-    decrypt_chunks,
-    decrypt_file,
-    decrypt_stream,
-    encrypt_bytes,
-    encrypt_file,
-    encrypt_stream,
-    encrypted_size,
-    new_data_key,
-)
-from charter.compute.crypto.weights import (
-    decrypt_weights,
-    encrypt_weights,
-    load_encrypted_array,
-    save_encrypted_array,
-)
+- ``envelope``: the streaming AES-256-GCM envelope format (encryption at rest);
+- ``weights``: NumPy arrays encrypted with their dtype, shape and order (imports NumPy);
+- ``signing``: OpenSSF model signing and verification of model folders and manifests.
 
-__all__ = [
-    "DATA_KEY_BYTES",
-    "DEFAULT_CHUNK",
-    "DecryptResult",
-    "EncryptResult",
-    "EncryptingReader",
-    "decrypt_bytes",
-    "decrypt_chunks",
-    "decrypt_file",
-    "decrypt_stream",
-    "decrypt_weights",
-    "encrypt_bytes",
-    "encrypt_file",
-    "encrypt_stream",
-    "encrypt_weights",
-    "encrypted_size",
-    "load_encrypted_array",
-    "new_data_key",
-    "save_encrypted_array",
-]
+Nothing is re-exported here, so that importing one (``signing``, in every CLI process) does not
+import the others' dependencies: NumPy starts BLAS threads when it is imported.
+"""
