@@ -152,3 +152,33 @@ def test_signature_and_public_key_verify_a_downloaded_copy(team: Team, tmp_path:
     (folder / "model.pkl").write_bytes(content + b"x")
     result = signing.verify_folder(folder, bundle, key)
     assert not result.ok and [p.path for p in result.problems] == ["model.pkl"]
+
+
+def test_upload_limits_refuse_big_files_and_zip_bombs_with_clear_errors(home: Path, db_url: str) -> None:
+    from fastapi.testclient import TestClient
+
+    from charter.db.engine import Database
+    from charter.server.app import create_app
+    from tests.conftest import PASSWORD, Factory, make_settings
+
+    settings = make_settings(home, db_url, max_upload_bytes=200_000, max_decompression_ratio=20)
+    db = Database(settings.effective_database_url)
+    try:
+        Factory(db, settings).user("olivia", "model_owner@credit-risk")
+        with TestClient(create_app(settings, db=db)) as client:
+            token = client.post("/api/v1/auth/token", data={"username": "olivia", "password": PASSWORD})
+            owner = {"Authorization": f"Bearer {token.json()['access_token']}"}
+            client.post("/api/v1/models", json={"name": "m", "team": "credit-risk"}, headers=owner)
+            client.post("/api/v1/models/m/versions", json={"version": "1"}, headers=owner)
+            url = "/api/v1/models/m/versions/1/artifacts"
+            big = client.post(url, files={"file": ("big.bin", b"\0" * 200_001)}, headers=owner)
+            assert big.status_code == 422 and "CHARTER_MAX_UPLOAD_BYTES" in big.json()["error"]["message"]
+            buffer = io.BytesIO()
+            with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+                archive.writestr("weights.bin", b"\0" * (3 << 20))  # 3 MiB that deflate to about 3 KiB
+            bomb = client.post(url, files={"file": ("weights.zip", buffer.getvalue())}, headers=owner)
+            assert bomb.status_code == 422, bomb.text
+            assert "refused" in bomb.json()["error"]["message"]
+            assert client.get("/api/v1/models/m/versions/1", headers=owner).json()["artifacts"] == []
+    finally:
+        db.dispose()

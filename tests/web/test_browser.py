@@ -375,6 +375,12 @@ def test_a_reviewer_finds_a_model_in_review_and_approves_it(page: Page, live_ser
     expect(page.locator("#artifacts .badge").first).to_have_text("clean")
     expect(page.locator("#lineage")).to_contain_text("credit-scoring-data")
     expect(page.locator("#card-missing")).to_contain_text("Approvals")
+    # The file downloads with the session cookie (the API would want a token), decrypted.
+    with page.expect_download() as download:
+        page.locator("#artifacts").get_by_role("link", name="model.pkl").click()
+    assert Path(download.value.path()).read_bytes() == sklearn_model_bytes()
+    card = page.request.get(page.locator("#card-markdown").get_attribute("href") or "")
+    assert card.status == 200 and card.text().startswith("---\n")
     page.get_by_label("Comment").fill("Evaluation and lineage checked")
     page.get_by_role("button", name="Approve").click()
 

@@ -173,6 +173,11 @@ def read_card(
     ctx: Context = Needs(P.MODEL_READ),
     format: Literal["json", "markdown", "cyclonedx"] = "json",
 ) -> Response:
+    return card_response(ctx, model, version, format)
+
+
+def card_response(ctx: Context, model: str, version: str, format: str) -> Response:
+    """The card in one format (shared with the dashboard's export links)."""
     card = service.model_card(ctx.session, ctx.principal, model, version)
     if format == "markdown":
         return PlainTextResponse(cards.to_markdown(card), media_type="text/markdown; charset=utf-8")
@@ -270,6 +275,11 @@ def download_artifact(
     a stored file that was tampered with ends the response early, so a client that checks the
     `X-Charter-SHA256` header (the SDK does) never keeps a corrupted copy.
     """
+    return download_response(ctx, model, version, path)
+
+
+def download_response(ctx: Context, model: str, version: str, path: str) -> StreamingResponse:
+    """Stream one artifact's plaintext (shared with the dashboard's download links)."""
     protection = ctx.state.protection
     artifact, blob = artifacts.open_download(ctx.session, ctx.principal, protection, model, version, path)
 

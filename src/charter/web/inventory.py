@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from charter.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from charter.identity import service as identity
-from charter.inventory import cards, lifecycle, service
+from charter.inventory import api, cards, lifecycle, service
 from charter.inventory.models import CLASSIFICATIONS, DOMAINS, STAGES
 from charter.inventory.schemas import Promotion
 from charter.security.permissions import Permission
@@ -190,3 +190,21 @@ def dataset_page(name: str, ctx: Context = PageNeeds(P.DATASET_READ)) -> HTMLRes
     dataset = service.read_dataset(ctx.session, ctx.principal, name)
     used_by = service.dataset_usage(ctx.session, ctx.principal, name)
     return render(ctx.request, "dataset.html", {"dataset": dataset, "used_by": used_by})
+
+
+# The dashboard's download and export links: the API's answers, authenticated by the session cookie.
+
+
+@router.get("/models/{name}/versions/{version}/files/{path:path}")
+def download_page(
+    name: str, version: str, path: str, ctx: Context = PageNeeds(P.ARTIFACT_READ, write=True)
+) -> Response:
+    return api.download_response(ctx, name, version, path)
+
+
+@router.get("/models/{name}/versions/{version}/card.{format}")
+def card_page(name: str, version: str, format: str, ctx: Context = PageNeeds(P.MODEL_READ)) -> Response:
+    formats = {"md": "markdown", "json": "json", "cdx.json": "cyclonedx"}
+    if format not in formats:
+        raise NotFound("Cards export as card.md, card.json or card.cdx.json.")
+    return api.card_response(ctx, name, version, formats[format])
