@@ -28,6 +28,17 @@ MIN_SECRET_BYTES = 32
 ROLE_MAP_HELP = 'a JSON object mapping a group to "role" or "role@team", e.g. {"ml-admins": "admin"}'
 
 
+Comparator = Literal[">=", "<=", ">", "<"]
+
+
+def _default_fairness_thresholds() -> dict[str, tuple[Comparator, float]]:
+    return {
+        "demographic_parity_ratio": (">=", 0.8),
+        "equalized_odds_difference": ("<=", 0.1),
+        "equal_opportunity_difference": ("<=", 0.1),
+    }
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CHARTER_", extra="ignore", frozen=True)
 
@@ -101,6 +112,16 @@ class Settings(BaseSettings):
         default=100.0, gt=1, description="largest uncompressed/compressed size ratio of an archive member (zip bombs)"
     )
 
+    # Fairness
+    fairness_thresholds: Annotated[dict[str, tuple[Comparator, float]], NoDecode] = Field(
+        default_factory=_default_fairness_thresholds,
+        description='pass/fail thresholds of fairness assessments, JSON: {"metric": [">=", 0.8], ...}; '
+        "the default is the four-fifths rule and 0.1 for equalized odds and equal opportunity",
+    )
+    fairness_min_group_size: int = Field(
+        default=30, ge=1, description="groups with fewer rows are reported as too small, not used in aggregates"
+    )
+
     demo_data: Path | None = Field(
         default=None,
         description="folder holding adult.csv and compas_two_years.csv for `charter demo`; "
@@ -112,6 +133,18 @@ class Settings(BaseSettings):
         default=False, description="always mark the session cookie Secure (it is whenever the request is HTTPS)"
     )
     log_level: str = Field(default="INFO", description="log level of the JSON logs on standard error")
+
+    @field_validator("fairness_thresholds", mode="before")
+    @classmethod
+    def _parse_thresholds(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value) if value.strip() else {}
+            except json.JSONDecodeError as exc:
+                raise ValueError(
+                    'CHARTER_FAIRNESS_THRESHOLDS must be JSON such as {"demographic_parity_ratio": [">=", 0.8]}'
+                ) from exc
+        return value
 
     @field_validator("oidc_role_map", mode="before")
     @classmethod

@@ -52,6 +52,7 @@ RETRY_USER = "bob"
 AUDITOR = "audra"
 OWNER = "olivia"
 REVIEWER = "rita"
+RISK_OFFICER = "rosa"
 
 
 def require_browser() -> None:
@@ -135,6 +136,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path)
     factory.user(AUDITOR, "auditor")
     factory.user(OWNER, "model_owner@credit-risk")
     factory.user(REVIEWER, "reviewer@credit-risk")
+    factory.user(RISK_OFFICER, "risk_officer")
     server, thread, port = _serve_in_thread(app)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -165,7 +167,7 @@ class Console:
     def _on_console(self, message: Any) -> None:
         # Pages answered with 401 on purpose are also logged as failed loads; static files are checked below.
         if message.type == "error" and not message.text.startswith("Failed to load resource"):
-            self.problems.append(message.text)
+            self.problems.append(f"{message.text} at {message.location}")
 
     def _on_response(self, response: Any) -> None:
         if "/static/" in response.url and response.status != 200:
@@ -412,3 +414,37 @@ def test_a_flagged_artifact_blocks_approval_in_the_dashboard(page: Page, live_se
     expect(page.locator("#error")).to_contain_text("model.pkl scanned unsafe")
     expect(page.locator("#stage")).to_have_text("review")
     expect(page.locator("#history tbody tr").first).to_contain_text("failed")
+
+
+@pytest.mark.browser
+def test_a_risk_officer_sees_fairness_evidence_with_charts_and_the_four_fifths_gap(
+    page: Page, live_server: LiveServer
+) -> None:
+    from playwright.sync_api import expect
+
+    from charter.compute.fairness import compute_statistics
+    from tests.evidence.test_fairness_evidence import compas
+
+    data = compas()
+    stats = compute_statistics(
+        y_true=data["two_year_recid"], y_pred=data["high_risk"], sensitive_features={"race": data["race"]}
+    )
+    with _api_as(live_server, OWNER) as api:
+        assert api.post("/api/v1/models", json={"name": "recidivism", "team": "credit-risk"}).status_code == 201
+        assert api.post("/api/v1/models/recidivism/versions", json={"version": "1"}).status_code == 201
+        evidence = {"statistics": stats.to_dict(), "title": "COMPAS decisions by race", "n_resamples": 50}
+        assert api.post("/api/v1/models/recidivism/versions/1/evidence/fairness", json=evidence).status_code == 201
+    page.goto("/models/recidivism")
+    sign_in(page, RISK_OFFICER, PASSWORD)
+    page.wait_for_url(f"{live_server.url}/models/recidivism")
+    section = page.locator("#fairness")
+    expect(section.locator("h3").first).to_contain_text("COMPAS decisions by race")
+    expect(section.locator(".badge.bad").first).to_have_text("failed")
+    expect(section.locator(".four-fifths")).to_contain_text("0.35")
+    gap = section.locator(".thresholds tr", has_text="demographic parity ratio")
+    expect(gap).to_contain_text("fail")
+    # The chart is drawn by the Plotly bundle Charter serves itself (no CDN), within the page's CSP.
+    chart = section.locator(".chart").first
+    expect(chart).to_have_attribute("data-drawn", "true")
+    expect(chart.locator("svg.main-svg").first).to_be_visible()
+    expect(section.locator(".by-group")).to_contain_text("African-American")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from charter import __version__
-from charter.cli import audit, db, models, scan, server, users
+from charter.cli import assess, audit, db, fairness, models, scan, server, users
 
 app = typer.Typer(
     name="charter",
@@ -41,7 +41,9 @@ app.add_typer(audit.app, name="audit")
 app.add_typer(models.model_app, name="model")
 app.add_typer(models.dataset_app, name="dataset")
 app.add_typer(models.keys_app, name="keys")
+app.add_typer(assess.app, name="assess")
 scan.register(app)
+fairness.register(app)
 
 
 def main() -> None:

@@ -8,13 +8,15 @@ from pydantic import SecretStr
 
 from charter.client._http import HttpClient, error_from_response
 from charter.client.audit import AuditAPI
+from charter.client.decisions import DecisionsAPI
+from charter.client.evidence import EvidenceAPI
 from charter.client.identity import IdentityAPI
 from charter.client.inventory import InventoryAPI
 from charter.client.models import Health, Readiness
 from charter.errors import CharterError
 
 
-class Charter(IdentityAPI, AuditAPI, InventoryAPI):
+class Charter(IdentityAPI, AuditAPI, InventoryAPI, EvidenceAPI, DecisionsAPI):
     """A client for one Charter server.
 
     Authenticate with an access ``token`` (see ``Charter.login``) or a service

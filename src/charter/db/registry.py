@@ -2,9 +2,11 @@
 
 from charter.audit import models as audit_models
 from charter.db.base import Base
+from charter.decisions import models as decision_models
+from charter.evidence import models as evidence_models
 from charter.identity import models as identity_models
 from charter.inventory import models as inventory_models
 
 metadata = Base.metadata
 
-__all__ = ["audit_models", "identity_models", "inventory_models", "metadata"]
+__all__ = ["audit_models", "decision_models", "evidence_models", "identity_models", "inventory_models", "metadata"]

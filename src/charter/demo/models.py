@@ -40,6 +40,11 @@ class Trained:
     model: object
     metrics: dict[str, float]
     rows: int
+    # The held-out rows: true labels, the model's decisions and scores, and the sensitive attributes.
+    y_test: np.ndarray
+    pred_test: np.ndarray
+    score_test: np.ndarray
+    sensitive_test: dict[str, np.ndarray]
 
 
 def _read(path: Path) -> list[dict[str, str]]:
@@ -47,7 +52,9 @@ def _read(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def _fit(features: np.ndarray, categorical: np.ndarray, labels: np.ndarray) -> Trained:
+def _fit(
+    features: np.ndarray, categorical: np.ndarray, labels: np.ndarray, sensitive: dict[str, np.ndarray]
+) -> Trained:
     from sklearn.compose import ColumnTransformer
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import accuracy_score, roc_auc_score
@@ -72,14 +79,24 @@ def _fit(features: np.ndarray, categorical: np.ndarray, labels: np.ndarray) -> T
             ("classify", LogisticRegression(max_iter=1000)),
         ]
     )
-    x_train, x_test, y_train, y_test = train_test_split(x, labels, test_size=0.3, random_state=42, stratify=labels)
-    pipeline.fit(x_train, y_train)
-    scores = pipeline.predict_proba(x_test)[:, 1]
+    index = np.arange(len(labels))
+    train, test = train_test_split(index, test_size=0.3, random_state=42, stratify=labels)
+    pipeline.fit(x[train], labels[train])
+    scores = pipeline.predict_proba(x[test])[:, 1]
+    y_test = labels[test]
     metrics = {
         "accuracy": round(float(accuracy_score(y_test, scores >= 0.5)), 4),
         "auc": round(float(roc_auc_score(y_test, scores)), 4),
     }
-    return Trained(pipeline, metrics, len(labels))
+    return Trained(
+        pipeline,
+        metrics,
+        len(labels),
+        y_test=y_test,
+        pred_test=(scores >= 0.5).astype(int),
+        score_test=scores,
+        sensitive_test={name: values[test] for name, values in sensitive.items()},
+    )
 
 
 def train_adult(data: Path) -> Trained:
@@ -90,12 +107,13 @@ def train_adult(data: Path) -> Trained:
     features = np.array([[float(r[c]) for c in numeric] for r in rows])
     cats = np.array([[r[c].strip() for c in categorical] for r in rows])
     labels = np.array([r["income"].strip() == ">50K" for r in rows], dtype=int)
-    return _fit(features, cats, labels)
+    sensitive = {c: np.array([r[c].strip() for r in rows]) for c in ("sex", "race")}
+    return _fit(features, cats, labels, sensitive)
 
 
-def train_compas(data: Path) -> Trained:
-    """Two-year recidivism on ProPublica's filtered slice, from age, priors and charge degree."""
-    rows = [
+def _propublica_rows(data: Path) -> list[dict[str, str]]:
+    """COMPAS rows kept by ProPublica's methodology (see shared/data/README.md): 6,172 of 7,214."""
+    return [
         r
         for r in _read(data / COMPAS)
         if r["days_b_screening_arrest"] not in ("", "nan")
@@ -104,11 +122,27 @@ def train_compas(data: Path) -> Trained:
         and r["c_charge_degree"] != "O"
         and r["score_text"] != "N/A"
     ]
+
+
+def train_compas(data: Path) -> Trained:
+    """Two-year recidivism on ProPublica's filtered slice, from age, priors and charge degree."""
+    rows = _propublica_rows(data)
     numeric = ("age", "priors_count", "juv_fel_count", "juv_misd_count", "juv_other_count")
     features = np.array([[float(r[c]) for c in numeric] for r in rows])
     cats = np.array([[r["c_charge_degree"]] for r in rows])
     labels = np.array([int(r["two_year_recid"]) for r in rows])
-    return _fit(features, cats, labels)
+    sensitive = {c: np.array([r[c] for r in rows]) for c in ("race", "sex")}
+    return _fit(features, cats, labels, sensitive)
+
+
+def compas_tool_decisions(data: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """ProPublica's analysis of the COMPAS tool itself: (two_year_recid, score_text in {Medium, High}, race)."""
+    rows = _propublica_rows(data)
+    return (
+        np.array([int(r["two_year_recid"]) for r in rows]),
+        np.array([int(r["score_text"] in ("Medium", "High")) for r in rows]),
+        np.array([r["race"] for r in rows]),
+    )
 
 
 class _Payload:
@@ -211,6 +245,26 @@ def seed_models(session: Session, settings: Settings, data: Path) -> list[str]:
             Promotion(stage=stage, comment=comment),
             protection=protection,
         )
+    _assess(
+        session,
+        settings,
+        olivia,
+        "credit-eligibility",
+        "1.0.0",
+        adult,
+        ["sex"],
+        title="Eligibility by sex (hold-out set)",
+    )
+    _assess(
+        session,
+        settings,
+        olivia,
+        "credit-eligibility",
+        "1.0.0",
+        adult,
+        ["sex", "race"],
+        title="Eligibility by sex and race (hold-out set)",
+    )
     names.append("credit-eligibility")
 
     # People analytics: a recidivism model on COMPAS (a well-known biased benchmark), waiting in review.
@@ -262,8 +316,76 @@ def seed_models(session: Session, settings: Settings, data: Path) -> list[str]:
     )
     _upload(session, mateo, protection, "reoffence-risk", "0.2.0", "model.pkl", pickle.dumps(_Payload()))
     service.promote(session, mateo, "reoffence-risk", "0.2.0", Promotion(stage="review"), protection=protection)
+    _assess(session, settings, mateo, "reoffence-risk", "0.1.0", compas, ["race"], title="Replica by race (hold-out)")
+    # ProPublica's analysis of the COMPAS tool's own decisions: the false-positive-rate gap.
+    from charter.compute.fairness import compute_statistics
+
+    truth, tool, race = compas_tool_decisions(data)
+    tool_stats = compute_statistics(y_true=truth, y_pred=tool, sensitive_features={"race": race})
+    _record(
+        session,
+        settings,
+        mateo,
+        "reoffence-risk",
+        "0.1.0",
+        tool_stats,
+        title="COMPAS tool decisions by race (ProPublica's slice)",
+        description="compas_two_years.csv, 6,172 rows: two_year_recid vs score_text in {Medium, High}",
+    )
     names.append("reoffence-risk")
     return names
+
+
+def _assess(
+    session: Session,
+    settings: Settings,
+    actor: Principal,
+    model: str,
+    version: str,
+    trained: Trained,
+    features: list[str],
+    *,
+    title: str,
+) -> None:
+    from charter.compute.fairness import compute_statistics
+
+    stats = compute_statistics(
+        y_true=trained.y_test,
+        y_pred=trained.pred_test,
+        scores=trained.score_test,
+        sensitive_features={f: trained.sensitive_test[f] for f in features},
+    )
+    description = f"{len(trained.y_test):,} held-out rows, decisions at score >= 0.5"
+    _record(session, settings, actor, model, version, stats, title=title, description=description)
+
+
+def _record(
+    session: Session,
+    settings: Settings,
+    actor: Principal,
+    model: str,
+    version: str,
+    stats: object,
+    *,
+    title: str,
+    description: str,
+) -> None:
+    from charter.compute.fairness import GroupStats
+    from charter.evidence import service as evidence
+    from charter.evidence.schemas import FairnessEvidenceCreate
+
+    assert isinstance(stats, GroupStats)
+    evidence.record_fairness(
+        session,
+        actor,
+        model,
+        version,
+        FairnessEvidenceCreate(
+            statistics=stats.to_dict(), title=title, data_description=description, engine="numpy", n_resamples=200
+        ),
+        default_thresholds=dict(settings.fairness_thresholds),
+        default_min_group_size=settings.fairness_min_group_size,
+    )
 
 
 def demo_data_folder(settings: Settings) -> Path | None:

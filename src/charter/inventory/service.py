@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from charter.audit import service as audit
 from charter.audit.models import AuditEventRow, event_field
 from charter.errors import CharterError, Conflict, InvalidInput, NotFound, PermissionDenied
+from charter.evidence.models import EvidenceRow
 from charter.identity.models import TeamRow
 from charter.identity.service import get_team, team_names
 from charter.inventory import cards, lifecycle
@@ -739,7 +740,12 @@ def card_facts(session: Session, row: ModelVersionRow) -> cards.CardFacts:
             cards.CardApproval(actor=t.actor, at=t.at, comment=t.comment, from_stage=t.from_stage, to_stage=t.to_stage)
             for t in row.transitions
         ),
-        evidence=(),
+        evidence=tuple(
+            cards.CardEvidence(kind=e.kind, title=e.title, summary=dict(e.summary), created_at=e.created_at)
+            for e in session.scalars(
+                select(EvidenceRow).where(EvidenceRow.version_id == row.id).order_by(EvidenceRow.id)
+            )
+        ),
         owner_fields=dict(row.card),
         created_by=row.created_by,
         created_at=row.created_at,

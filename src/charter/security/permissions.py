@@ -37,6 +37,9 @@ class Permission(StrEnum):
     INCIDENT_WRITE = "incident:write"
     DECISION_READ = "decision:read"
     DECISION_WRITE = "decision:write"
+    # Sensitive attributes logged with decisions (and decrypting special-category inputs): the data
+    # that fairness is measured over, kept from those who only operate the model.
+    FAIRNESS_READ = "fairness:read"
     # Administration
     TEAM_READ = "team:read"
     TEAM_WRITE = "team:write"
@@ -99,7 +102,7 @@ _VIEW = frozenset(
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
     # Reads everything, the audit trail included, and changes nothing.
-    Role.AUDITOR: _READ_ALL | {P.AUDIT_READ, P.METRICS_READ},
+    Role.AUDITOR: _READ_ALL | {P.AUDIT_READ, P.METRICS_READ, P.FAIRNESS_READ},
     Role.VIEWER: _VIEW,
     Role.MODEL_OWNER: _VIEW
     | {
@@ -122,6 +125,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         P.POLICY_APPROVE,
         P.INCIDENT_WRITE,
         P.DECISION_READ,
+        P.FAIRNESS_READ,
         P.USER_READ,
     },
     # Automation (CI jobs, monitors, Prometheus): writes evidence, metrics and decisions; no administration.

@@ -19,6 +19,8 @@ from charter.audit.models import AuditCheckpointRow, AuditEventRow
 from charter.config import Settings, get_settings
 from charter.db.engine import Database
 from charter.db.migrate import check_schema
+from charter.decisions import api as decisions_api
+from charter.evidence import api as evidence_api
 from charter.identity import api as identity_api
 from charter.identity import auth
 from charter.inventory import api as inventory_api
@@ -31,6 +33,7 @@ from charter.server.middleware import RequestMiddleware
 from charter.server.state import AppState
 from charter.web import inventory as inventory_pages
 from charter.web import pages
+from charter.web.vendor import VendorFiles
 
 log = logging.getLogger("charter.server")
 SCHEDULER = Principal.system("scheduler")
@@ -104,8 +107,11 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.include_router(identity_api.router)
     app.include_router(audit_api.router)
     app.include_router(inventory_api.router)
+    app.include_router(evidence_api.router)
+    app.include_router(decisions_api.router)
     app.include_router(pages.router)
     app.include_router(inventory_pages.router)
     static = resources.files("charter.web") / "static"
+    app.mount("/static/vendor", VendorFiles(), name="vendor")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
     return app

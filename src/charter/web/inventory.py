@@ -20,6 +20,7 @@ from charter.inventory.models import CLASSIFICATIONS, DOMAINS, STAGES
 from charter.inventory.schemas import Promotion
 from charter.security.permissions import Permission
 from charter.server.deps import Context, PageNeeds
+from charter.web import charts
 from charter.web.pages import CsrfField, _check_csrf
 from charter.web.render import render
 
@@ -103,6 +104,16 @@ def _model_page(
     current = next((v for v in versions if v.version == selected), versions[0] if versions else None)
     card = service.model_card(ctx.session, ctx.principal, name, current.version) if current else None
     history = service.history(ctx.session, ctx.principal, name, limit=30).items
+    from charter.evidence import service as evidence
+
+    fairness = []
+    if current:
+        for item in evidence.list_evidence(ctx.session, ctx.principal, name, current.version, kind="fairness"):
+            full = evidence.read_evidence(ctx.session, ctx.principal, name, current.version, item.id)
+            assert full.body is not None
+            fairness.append(
+                {"evidence": full, "body": full.body, "chart": charts.embed(charts.fairness_bars(full.body))}
+            )
     row = service.get_model_row(ctx.session, model.id)
     scope = service.scope_of(row)
     moves = []
@@ -121,6 +132,7 @@ def _model_page(
             "card": card,
             "card_json": cards.to_json(card) if card else None,
             "history": history,
+            "fairness": fairness,
             "moves": moves,
             "move_labels": MOVE_LABELS,
             "message": message,

@@ -14,10 +14,12 @@ from fastapi.templating import Jinja2Templates
 from charter import __version__
 from charter.errors import CharterError, InvalidToken, NotAuthenticated
 from charter.server.deps import SESSION_COOKIE
+from charter.web.vendor import plotly_style_guards
 
 LOGIN_CSRF_COOKIE = "charter_login_csrf"
 templates = Jinja2Templates(directory=str(resources.files("charter.web") / "templates"))
 templates.env.globals["version"] = __version__
+templates.env.globals["plotly_style_guards"] = plotly_style_guards
 
 
 def detail(value: Any) -> str:

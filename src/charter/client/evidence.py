@@ -1,0 +1,75 @@
+"""Evidence over ``/api/v1``: fairness assessments computed where the data is, judged by the server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from charter.client.base import ClientBase, query, segment
+from charter.evidence.schemas import EvidenceRead
+
+
+def _evidence_path(model: str | int, version: str) -> str:
+    return f"/api/v1/models/{segment(model)}/versions/{segment(version)}/evidence"
+
+
+class EvidenceAPI(ClientBase):
+    def check_model_fairness(
+        self,
+        model: str | int,
+        version: str,
+        data: Any = None,
+        *,
+        y_true: Any,
+        y_pred: Any,
+        sensitive_features: Any,
+        scores: Any = None,
+        sample_weight: Any = None,
+        positive_label: Any = None,
+        engine: str = "numpy",
+        mode: str = "all_groups",
+        reference_group: Any = None,
+        thresholds: dict[str, tuple[str, float]] | None = None,
+        title: str | None = None,
+        data_fingerprint: str | None = None,
+        data_description: str | None = None,
+    ) -> EvidenceRead:
+        """Assess a version's fairness and store it as evidence (disparate impact, equal opportunity, ...).
+
+        The data is reduced here, on this machine, to per-group counts (``charter.compute.fairness``
+        with the chosen engine); only those counts are sent. The server derives every metric from
+        them, judges them against ``thresholds`` (default: its own) and stores the result on the
+        version. Arguments are those of ``charter.compute.fairness.compute_statistics``.
+        """
+        from charter.compute.fairness import compute_statistics
+
+        stats = compute_statistics(
+            data,
+            y_true=y_true,
+            y_pred=y_pred,
+            sensitive_features=sensitive_features,
+            scores=scores,
+            sample_weight=sample_weight,
+            positive_label=positive_label,
+            engine=engine,  # type: ignore[arg-type]
+        )
+        reference = None
+        if reference_group is not None:
+            reference = list(reference_group) if isinstance(reference_group, tuple | list) else [reference_group]
+        body = query(
+            statistics=stats.to_dict(),
+            mode="reference" if reference is not None else mode,
+            reference_group=reference,
+            thresholds={k: list(v) for k, v in thresholds.items()} if thresholds is not None else None,
+            title=title,
+            data_fingerprint=data_fingerprint,
+            data_description=data_description,
+            engine=engine,
+        )
+        return self._post(EvidenceRead, _evidence_path(model, version) + "/fairness", body)
+
+    def list_evidence(self, model: str | int, version: str, *, kind: str | None = None) -> list[EvidenceRead]:
+        """The version's evidence, newest first (summaries; ``get_evidence`` for the whole result)."""
+        return self._get(list[EvidenceRead], _evidence_path(model, version), query(kind=kind))
+
+    def get_evidence(self, model: str | int, version: str, evidence_id: int) -> EvidenceRead:
+        return self._get(EvidenceRead, f"{_evidence_path(model, version)}/{evidence_id}")

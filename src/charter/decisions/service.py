@@ -1,0 +1,642 @@
+"""Decision-log services: log batches of decisions, record outcomes, search and export.
+
+Each function authorizes the acting principal in the model's team scope and records one audit
+event in the same transaction: one per batch logged (never one per decision), one per search or
+export (with its filters and how many decisions it returned). Events name the decision log of a
+model (``decision_log``, model id), apart from the model's own history. Services flush; the caller
+commits.
+
+Personal data (see ``pseudonyms``): the input fields a batch names as personal are replaced by a
+keyed pseudonym, or encrypted when a dataset linked to the deciding version is special-category
+data; data-subject references are always pseudonymised. Raw values are never stored, logged or
+audited.
+
+Duplicate ids: a decision id is unique per model. Re-sending a decision exactly as it was logged
+is not an error: it is skipped and counted as a duplicate, so a client may retry a batch whose
+answer it lost. A different decision under an id already logged is refused (409, naming the ids)
+and nothing of its batch is stored. An id repeated inside one batch is refused (422).
+"""
+
+from __future__ import annotations
+
+import re
+import typing
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import orjson
+from sqlalchemy import Connection, Select, Table, Text, and_, cast, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from charter.audit import service as audit
+from charter.db.base import utcnow
+from charter.decisions.models import DecisionAttributesRow, DecisionRow, dumps
+from charter.decisions.pseudonyms import DecisionKeys, aad_prefix
+from charter.decisions.schemas import (
+    BatchResult,
+    DecisionBatch,
+    DecisionFilter,
+    DecisionIn,
+    DecisionRead,
+    Explanation,
+    Outcome,
+    OutcomeRead,
+    Treatment,
+)
+from charter.errors import Conflict, InvalidInput, NotFound
+from charter.inventory.models import DatasetRow, ModelRow, ModelVersionRow, VersionDatasetRow
+from charter.inventory.service import get_model_row, get_version_row, scope_of
+from charter.pagination import Page, clamp_limit
+from charter.security.permissions import Permission
+from charter.security.principal import Principal, authorize
+
+P = Permission
+RESOURCE = "decision_log"
+EXPORT_BATCH = 2_000
+# Ids named in a refusal: enough to act on, not a 10,000-id message.
+_NAMED = 20
+
+_DECISIONS = typing.cast(Table, DecisionRow.__table__)
+_ATTRIBUTES = typing.cast(Table, DecisionAttributesRow.__table__)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_CURSOR = re.compile(r"^(-?\d{1,20})_(\d{1,20})$")
+
+
+def _named(ids: Sequence[str]) -> str:
+    shown = ", ".join(repr(i) for i in ids[:_NAMED])
+    return shown + (f" and {len(ids) - _NAMED} more" if len(ids) > _NAMED else "")
+
+
+# -- where a batch is written -----------------------------------------------------------------------
+
+# The columns of a logged decision, in the order ``log_decisions`` prepares them (the sink adds the
+# id): plain values (text, numbers, None), JSON already encoded, times as UTC text both databases read.
+COLUMNS = (
+    "model_id",
+    "version_id",
+    "decision_key",
+    "decided_at",
+    "subject_ref",
+    "inputs",
+    "personal_fields",
+    "output",
+    "score",
+    "explanation",
+    "digest",
+    "created_at",
+    "created_by",
+)
+Row = tuple[Any, ...]
+# (index of the decision in ``rows``, its sensitive attributes as JSON text)
+Attributes = tuple[int, str]
+
+
+def stamp(moment: datetime) -> str:
+    """A time as stored: UTC, ``YYYY-MM-DD HH:MM:SS.ffffff`` (SQLAlchemy's SQLite format; PostgreSQL parses it)."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.isoformat(" ", "microseconds")
+
+
+class DecisionSink(Protocol):
+    """Where a prepared batch goes: ``rows`` in ``COLUMNS`` order, and the attributes of some of them.
+
+    The database is the only sink in this slice. The seam for high volume is here: a Parquet sink
+    would take the same prepared rows (personal data already protected) and append them to files
+    that DuckDB queries, while duplicate detection and the audit event stay in ``log_decisions``.
+    """
+
+    def write(self, session: Session, rows: list[Row], attributes: list[Attributes]) -> None: ...
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    """A Core statement compiled once for a dialect, and how to lay out its parameters."""
+
+    sql: str
+    names: tuple[str, ...]  # what each prepared row holds, in order
+    positions: tuple[int, ...] | None  # for a positional paramstyle: the row index of each placeholder
+
+    @classmethod
+    def insert(cls, table: Table, dialect: Any, names: tuple[str, ...]) -> _Compiled:
+        compiled = table.insert().compile(dialect=dialect, column_keys=list(names))
+        positions = tuple(names.index(n) for n in compiled.positiontup or ()) if compiled.positional else None
+        return cls(compiled.string, names, positions)
+
+    def params(self, rows: list[Row]) -> list[Any]:
+        if self.positions is None:
+            return [dict(zip(self.names, row, strict=True)) for row in rows]
+        if self.positions == tuple(range(len(self.names))):
+            return rows
+        return [tuple(row[i] for i in self.positions) for row in rows]
+
+
+class DatabaseSink:
+    """One executemany per table per batch, no ORM objects.
+
+    The statements are Core ``insert()``s compiled once per dialect, and the prepared rows go
+    straight to the driver's ``executemany``: SQLAlchemy's per-row parameter processing would cost
+    as much as SQLite's own insert. Ids are allocated first, so that the attributes can name their
+    decision without a round trip per row.
+    """
+
+    def __init__(self) -> None:
+        self._compiled: dict[str, tuple[_Compiled, _Compiled]] = {}
+
+    def _statements(self, dialect: Any) -> tuple[_Compiled, _Compiled]:
+        found = self._compiled.get(dialect.name)
+        if found is None:
+            found = (
+                _Compiled.insert(_DECISIONS, dialect, ("id", *COLUMNS)),
+                _Compiled.insert(_ATTRIBUTES, dialect, ("decision_id", "attributes")),
+            )
+            self._compiled[dialect.name] = found
+        return found
+
+    @staticmethod
+    def _ids(connection: Connection, count: int) -> Sequence[int]:
+        if connection.dialect.name == "sqlite":
+            # A writing SQLite transaction holds the database's write lock (BEGIN IMMEDIATE): nobody
+            # else can take the ids after the largest until it ends.
+            last = connection.execute(select(func.max(_DECISIONS.c.id))).scalar() or 0
+            return range(last + 1, last + 1 + count)
+        sequence = "SELECT nextval(pg_get_serial_sequence('decisions', 'id')) FROM generate_series(1, %(n)s)"
+        return [int(i) for i in connection.exec_driver_sql(sequence, {"n": count}).scalars()]
+
+    def write(self, session: Session, rows: list[Row], attributes: list[Attributes]) -> None:
+        connection = session.connection()
+        decisions, attached = self._statements(connection.dialect)
+        ids = self._ids(connection, len(rows))
+        connection.exec_driver_sql(
+            decisions.sql, decisions.params([(i, *row) for i, row in zip(ids, rows, strict=True)])
+        )
+        if attributes:
+            connection.exec_driver_sql(attached.sql, attached.params([(ids[n], text) for n, text in attributes]))
+
+
+DATABASE = DatabaseSink()
+
+
+# -- logging decisions ------------------------------------------------------------------------------
+
+
+def _versions(session: Session, model: ModelRow, names: set[str]) -> dict[str, tuple[int, bool]]:
+    """version -> (id, whether its personal fields are encrypted: a linked dataset is special-category)."""
+    found = dict(
+        session.execute(
+            select(ModelVersionRow.version, ModelVersionRow.id).where(
+                ModelVersionRow.model_id == model.id, ModelVersionRow.version.in_(names)
+            )
+        ).all()
+    )
+    missing = sorted(names - set(found))
+    if missing:
+        raise NotFound(
+            f"Model {model.name!r} has no version {_named(missing)}; register a version before logging its decisions.",
+            details={"versions": missing[:_NAMED]},
+        )
+    special = set(
+        session.scalars(
+            select(VersionDatasetRow.version_id)
+            .join(DatasetRow, DatasetRow.id == VersionDatasetRow.dataset_id)
+            .where(VersionDatasetRow.version_id.in_(found.values()), DatasetRow.classification == "special_category")
+        )
+    )
+    return {name: (vid, vid in special) for name, vid in found.items()}
+
+
+def _stored_digests(session: Session, model_id: int, keys: list[str]) -> dict[str, str]:
+    stmt = select(_DECISIONS.c.decision_key, _DECISIONS.c.digest).where(
+        _DECISIONS.c.model_id == model_id, _DECISIONS.c.decision_key.in_(keys)
+    )
+    return {key: digest for key, digest in session.connection().execute(stmt)}
+
+
+def _text(value: Any) -> str:
+    return dumps(value).decode()
+
+
+def _explanation(explanation: Explanation) -> dict[str, Any]:
+    # By hand: ``model_dump`` costs more than the rest of a decision's encoding.
+    found: dict[str, Any] = {}
+    if explanation.text is not None:
+        found["text"] = explanation.text
+    if explanation.attributions is not None:
+        found["attributions"] = explanation.attributions
+    return found
+
+
+def _fingerprint(d: DecisionIn, decided: str, explanation: dict[str, Any] | None, personal: list[str] | None) -> bytes:
+    """The decision as sent (raw values included: it is only ever HMAC-ed, never stored)."""
+    return orjson.dumps(
+        [
+            d.decision_id,
+            d.version,
+            decided if d.decided_at is not None else None,
+            d.inputs,
+            d.output,
+            d.score,
+            explanation,
+            d.subject,
+            d.sensitive_attributes,
+            personal,
+        ],
+        option=orjson.OPT_SORT_KEYS,
+    )
+
+
+def log_decisions(
+    session: Session,
+    actor: Principal,
+    model_ref: str | int,
+    data: DecisionBatch,
+    *,
+    keys: DecisionKeys,
+    sink: DecisionSink = DATABASE,
+) -> BatchResult:
+    """Log a batch of decisions (see the module docstring for personal data and duplicate ids)."""
+    model = get_model_row(session, model_ref)
+    authorize(actor, P.DECISION_WRITE, scope_of(model))
+    decisions = data.decisions
+    ids = [d.decision_id for d in decisions]
+    if len(set(ids)) != len(ids):
+        repeated = sorted(i for i, n in Counter(ids).items() if n > 1)
+        raise InvalidInput(
+            f"A decision id may appear once per batch: {_named(repeated)} appear more than once.",
+            details={"decision_ids": repeated[:_NAMED]},
+        )
+    versions = _versions(session, model, {d.version for d in decisions})
+    stored = _stored_digests(session, model.id, ids)
+    personal = sorted(set(data.personal_fields)) or None
+    personal_json = None if personal is None else _text(personal)
+    now = utcnow()
+    created = stamp(now)
+    created_by = actor.actor
+    model_id = model.id
+    rows: list[Row] = []
+    attributes: list[Attributes] = []
+    conflicts: list[str] = []
+    duplicates = 0
+    try:
+        for d in decisions:
+            decided = created if d.decided_at is None else stamp(d.decided_at)
+            explanation = None if d.explanation is None else _explanation(d.explanation)
+            digest = keys.digest(_fingerprint(d, decided, explanation, personal))
+            previous = stored.get(d.decision_id)
+            if previous is not None:
+                if previous == digest:
+                    duplicates += 1
+                else:
+                    conflicts.append(d.decision_id)
+                continue
+            version_id, encrypt = versions[d.version]
+            inputs = d.inputs
+            if personal:
+                inputs = keys.protect(inputs, personal, encrypt=encrypt, aad=aad_prefix(model_id, d.decision_id))
+            rows.append(
+                (
+                    model_id,
+                    version_id,
+                    d.decision_id,
+                    decided,
+                    None if d.subject is None else keys.subject_ref(d.subject),
+                    _text(inputs),
+                    personal_json,
+                    None if d.output is None else _text(d.output),
+                    d.score,
+                    None if explanation is None else _text(explanation),
+                    digest,
+                    created,
+                    created_by,
+                )
+            )
+            if d.sensitive_attributes:
+                attributes.append((len(rows) - 1, _text(d.sensitive_attributes)))
+    except orjson.JSONEncodeError as exc:  # e.g. an integer beyond 64 bits, which JSON readers cannot all take
+        raise InvalidInput(f"Decision {d.decision_id!r} holds a value that cannot be stored as JSON: {exc}.") from exc
+    if conflicts:
+        raise Conflict(
+            f"Model {model.name!r} already logged different decisions under the ids {_named(conflicts)}; "
+            "nothing in this batch was stored. Decision ids are unique per model; a decision re-sent "
+            "exactly as logged is skipped.",
+            details={"decision_ids": conflicts[:_NAMED], "conflicts": len(conflicts)},
+        )
+    if rows:
+        try:
+            sink.write(session, rows, attributes)
+        except IntegrityError as exc:  # a concurrent request logged some of these ids first
+            raise Conflict(
+                "Some decision ids of this batch were logged by a concurrent request; send the batch again "
+                "(decisions logged exactly as sent are then skipped).",
+            ) from exc
+    treatment: dict[str, Treatment] = {}
+    if personal:
+        treatment = {name: "encrypted" if versions[name][1] else "pseudonymised" for name in sorted(versions)}
+    audit.record(
+        session,
+        actor,
+        "decision.log",
+        resource_type=RESOURCE,
+        resource_id=model.id,
+        details={
+            "received": len(decisions),
+            "stored": len(rows),
+            "duplicates": duplicates,
+            "versions": sorted(versions),
+            "personal_fields": personal or [],
+            "treatment": treatment,
+            "with_attributes": len(attributes),
+        },
+    )
+    return BatchResult(
+        model=model.name, received=len(decisions), stored=len(rows), duplicates=duplicates, treatment=treatment
+    )
+
+
+# -- outcomes ---------------------------------------------------------------------------------------
+
+
+def record_outcome(
+    session: Session, actor: Principal, model_ref: str | int, decision_id: str, data: Outcome
+) -> OutcomeRead:
+    """Attach the ground truth to a logged decision. The same outcome again is a no-op; a different
+    one is refused unless ``replace`` is set (a correction, audited as such)."""
+    model = get_model_row(session, model_ref)
+    authorize(actor, P.DECISION_WRITE, scope_of(model))
+    row = session.scalars(
+        select(DecisionRow).where(DecisionRow.model_id == model.id, DecisionRow.decision_key == decision_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"Model {model.name!r} has no logged decision {decision_id!r}.")
+    try:
+        encoded = dumps(data.outcome)
+    except orjson.JSONEncodeError as exc:
+        raise InvalidInput(f"The outcome cannot be stored as JSON: {exc}.") from exc
+    replaced = row.outcome_at is not None
+    if row.outcome_at is not None:
+        if dumps(row.outcome) == encoded:
+            return OutcomeRead(decision_id=decision_id, outcome=row.outcome, outcome_at=row.outcome_at)
+        if not data.replace:
+            raise Conflict(
+                f"Decision {decision_id!r} already has a different outcome; send `replace: true` to correct it."
+            )
+    row.outcome = data.outcome
+    row.outcome_at = data.observed_at or utcnow()
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "decision.outcome",
+        resource_type=RESOURCE,
+        resource_id=model.id,
+        # The outcome itself stays out of the trail: ground truth about a person can be personal data.
+        details={"decision_id": decision_id, "replaced": replaced},
+    )
+    return OutcomeRead(decision_id=decision_id, outcome=row.outcome, outcome_at=row.outcome_at)
+
+
+# -- search and export ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Query:
+    """A resolved search: the model, its WHERE clauses, what to show, and the filters as audited."""
+
+    model_id: int
+    model_name: str
+    where: tuple[ColumnElement[bool], ...]
+    attributes: bool
+    reveal: bool
+    audited_filters: dict[str, Any]
+
+
+def _output_equals(session: Session, text: str) -> ColumnElement[bool]:
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        value = text
+    if value is None:  # a null output is stored as SQL NULL
+        return DecisionRow.output.is_(None)
+    if session.get_bind().dialect.name == "postgresql":
+        # ``json`` has no equality; its text is what was written (``models.dumps``), so compare that.
+        return cast(DecisionRow.output, Text) == dumps(value).decode()
+    # SQLite: the bound value is encoded the same way; a number stored as a number compares as one.
+    return typing.cast(ColumnElement[bool], DecisionRow.output == value)
+
+
+def _resolve(
+    session: Session,
+    actor: Principal,
+    model_ref: str | int,
+    filters: DecisionFilter,
+    *,
+    keys: DecisionKeys,
+    reveal: bool,
+    attributes: bool | None,
+) -> Query:
+    model = get_model_row(session, model_ref)
+    scope = scope_of(model)
+    authorize(actor, P.DECISION_READ, scope)
+    may_see = actor.can(P.FAIRNESS_READ, scope)
+    if reveal:
+        # Decrypting special-category inputs is a fairness reader's act, like seeing the attributes.
+        authorize(actor, P.FAIRNESS_READ, scope)
+    if attributes:
+        authorize(actor, P.FAIRNESS_READ, scope)
+    where: list[ColumnElement[bool]] = [DecisionRow.model_id == model.id]
+    audited = filters.model_dump(mode="json", exclude_none=True)
+    if filters.since is not None:
+        where.append(DecisionRow.decided_at >= filters.since)
+    if filters.until is not None:
+        where.append(DecisionRow.decided_at < filters.until)
+    if filters.version is not None:
+        where.append(DecisionRow.version_id == get_version_row(session, model, filters.version).id)
+    if filters.subject is not None:
+        ref = keys.subject_ref(filters.subject)
+        where.append(DecisionRow.subject_ref == ref)
+        audited["subject"] = ref  # the trail names the pseudonym, never the reference as typed
+    if filters.has_outcome is not None:
+        where.append(DecisionRow.outcome_at.is_not(None) if filters.has_outcome else DecisionRow.outcome_at.is_(None))
+    if filters.output is not None:
+        where.append(_output_equals(session, filters.output))
+    if filters.decision_id is not None:
+        where.append(DecisionRow.decision_key == filters.decision_id)
+    return Query(
+        model_id=model.id,
+        model_name=model.name,
+        where=tuple(where),
+        attributes=may_see if attributes is None else attributes,
+        reveal=reveal,
+        audited_filters=audited,
+    )
+
+
+def _select(query: Query) -> Select[Any]:
+    columns: list[Any] = [
+        DecisionRow.id,
+        DecisionRow.decision_key,
+        ModelVersionRow.version,
+        DecisionRow.decided_at,
+        DecisionRow.subject_ref,
+        DecisionRow.inputs,
+        DecisionRow.personal_fields,
+        DecisionRow.output,
+        DecisionRow.score,
+        DecisionRow.explanation,
+        DecisionRow.outcome,
+        DecisionRow.outcome_at,
+        DecisionRow.created_at,
+        DecisionRow.created_by,
+    ]
+    if query.attributes:
+        columns.append(DecisionAttributesRow.attributes)
+    stmt = select(*columns).join(ModelVersionRow, ModelVersionRow.id == DecisionRow.version_id).where(*query.where)
+    if query.attributes:
+        stmt = stmt.outerjoin(DecisionAttributesRow, DecisionAttributesRow.decision_id == DecisionRow.id)
+    return stmt
+
+
+def _read(row: Any, query: Query, keys: DecisionKeys) -> tuple[DecisionRead, int]:
+    """A result row as returned, and how many of its fields were decrypted."""
+    inputs = row.inputs
+    fields = row.personal_fields or []
+    decrypted = 0
+    if query.reveal and fields:
+        inputs, decrypted = keys.reveal(inputs, fields, aad=aad_prefix(query.model_id, row.decision_key))
+    read = DecisionRead(
+        decision_id=row.decision_key,
+        model=query.model_name,
+        version=row.version,
+        decided_at=row.decided_at,
+        subject=row.subject_ref,
+        inputs=inputs,
+        personal_fields=fields,
+        output=row.output,
+        score=row.score,
+        explanation=Explanation(**row.explanation) if row.explanation is not None else None,
+        outcome=row.outcome,
+        outcome_at=row.outcome_at,
+        sensitive_attributes=row.attributes if query.attributes else None,
+        created_at=row.created_at,
+        created_by=row.created_by,
+    )
+    return read, decrypted
+
+
+def _micros(moment: datetime) -> int:
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+def _parse_cursor(cursor: str | None) -> tuple[datetime, int] | None:
+    if not cursor:
+        return None
+    match = _CURSOR.match(cursor)
+    if match is None:
+        raise InvalidInput("The cursor is not valid; use the `next_cursor` of a previous page.")
+    try:
+        moment = _EPOCH + timedelta(microseconds=int(match[1]))
+    except OverflowError as exc:
+        raise InvalidInput("The cursor is not valid; use the `next_cursor` of a previous page.") from exc
+    return moment, int(match[2])
+
+
+def _audit_read(session: Session, actor: Principal, query: Query, action: str, **details: Any) -> None:
+    if query.reveal:
+        action = "decision.reveal"
+    audit.record(
+        session,
+        actor,
+        action,
+        resource_type=RESOURCE,
+        resource_id=query.model_id,
+        details={"filters": query.audited_filters, "attributes": query.attributes, "reveal": query.reveal, **details},
+    )
+
+
+def list_decisions(
+    session: Session,
+    actor: Principal,
+    model_ref: str | int,
+    filters: DecisionFilter,
+    *,
+    keys: DecisionKeys,
+    reveal: bool = False,
+    attributes: bool | None = None,
+    cursor: str | None = None,
+    limit: int | None = None,
+) -> Page[DecisionRead]:
+    """Decisions, newest first (by decision time), a page at a time; the search is itself audited.
+
+    ``attributes``: None shows the sensitive attributes to readers holding ``fairness:read`` and
+    hides them from others; True demands them (403 without the permission); False leaves them out.
+    ``reveal`` decrypts encrypted personal fields (needs ``fairness:read``; audited as
+    ``decision.reveal``).
+    """
+    query = _resolve(session, actor, model_ref, filters, keys=keys, reveal=reveal, attributes=attributes)
+    limit = clamp_limit(limit)
+    stmt = _select(query).order_by(DecisionRow.decided_at.desc(), DecisionRow.id.desc()).limit(limit + 1)
+    after = _parse_cursor(cursor)
+    if after is not None:
+        moment, last = after
+        stmt = stmt.where(
+            or_(DecisionRow.decided_at < moment, and_(DecisionRow.decided_at == moment, DecisionRow.id < last))
+        )
+    rows = session.execute(stmt).all()
+    items: list[DecisionRead] = []
+    decrypted = 0
+    for row in rows[:limit]:
+        read, n = _read(row, query, keys)
+        items.append(read)
+        decrypted += n
+    next_cursor = None
+    if len(rows) > limit:
+        last_row = rows[limit - 1]
+        next_cursor = f"{_micros(last_row.decided_at)}_{last_row.id}"
+    details: dict[str, Any] = {"count": len(items)}
+    if reveal:
+        details["decrypted_fields"] = decrypted
+    _audit_read(session, actor, query, "decision.read", **details)
+    return Page(items=items, next_cursor=next_cursor)
+
+
+def plan_export(
+    session: Session,
+    actor: Principal,
+    model_ref: str | int,
+    filters: DecisionFilter,
+    *,
+    keys: DecisionKeys,
+    reveal: bool = False,
+    attributes: bool | None = None,
+) -> Query:
+    """Authorize and audit an export; :func:`export_lines` then streams it (in a session of its own).
+
+    The export holds the decisions logged up to now: the event's count is of those, and decisions
+    logged while the export streams are left out.
+    """
+    query = _resolve(session, actor, model_ref, filters, keys=keys, reveal=reveal, attributes=attributes)
+    upto = session.scalar(select(func.max(DecisionRow.id)).where(DecisionRow.model_id == query.model_id)) or 0
+    query = Query(
+        model_id=query.model_id,
+        model_name=query.model_name,
+        where=(*query.where, DecisionRow.id <= upto),
+        attributes=query.attributes,
+        reveal=query.reveal,
+        audited_filters=query.audited_filters,
+    )
+    count = session.scalar(select(func.count()).select_from(DecisionRow).where(*query.where)) or 0
+    _audit_read(session, actor, query, "decision.export", count=count)
+    return query
+
+
+def export_lines(session: Session, query: Query, *, keys: DecisionKeys) -> Iterator[str]:
+    """The planned export as JSON lines, oldest first, each a ``DecisionRead``; memory stays flat."""
+    stmt = _select(query).order_by(DecisionRow.decided_at, DecisionRow.id)
+    for row in session.execute(stmt.execution_options(yield_per=EXPORT_BATCH)):
+        read, _ = _read(row, query, keys)
+        yield read.model_dump_json() + "\n"

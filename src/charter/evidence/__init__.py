@@ -1,0 +1,1 @@
+"""Evidence: immutable, typed records attached to a model version (fairness assessments first)."""

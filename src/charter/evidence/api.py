@@ -1,0 +1,51 @@
+"""REST routes for evidence on a model version."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from charter.evidence import service
+from charter.evidence.schemas import EvidenceRead, FairnessEvidenceCreate
+from charter.security.permissions import Permission
+from charter.server.deps import Context, Needs
+
+router = APIRouter(prefix="/api/v1")
+P = Permission
+VersionPath = "/models/{model}/versions/{version}/evidence"
+
+
+@router.post(
+    VersionPath + "/fairness", response_model=EvidenceRead, status_code=status.HTTP_201_CREATED, tags=["evidence"]
+)
+def record_fairness(
+    model: str, version: str, data: FairnessEvidenceCreate, ctx: Context = Needs(P.EVIDENCE_WRITE)
+) -> EvidenceRead:
+    """Store a fairness assessment: the server derives and judges the metrics from the statistics sent."""
+    settings = ctx.state.settings
+    return service.record_fairness(
+        ctx.session,
+        ctx.principal,
+        model,
+        version,
+        data,
+        default_thresholds=dict(settings.fairness_thresholds),
+        default_min_group_size=settings.fairness_min_group_size,
+    )
+
+
+@router.get(VersionPath, response_model=list[EvidenceRead], tags=["evidence"])
+def list_evidence(
+    model: str,
+    version: str,
+    ctx: Context = Needs(P.MODEL_READ),
+    kind: Annotated[str | None, Query(max_length=40)] = None,
+) -> list[EvidenceRead]:
+    """The version's evidence, newest first (without the full results; read one for its body)."""
+    return service.list_evidence(ctx.session, ctx.principal, model, version, kind=kind)
+
+
+@router.get(VersionPath + "/{evidence_id}", response_model=EvidenceRead, tags=["evidence"])
+def read_evidence(model: str, version: str, evidence_id: int, ctx: Context = Needs(P.MODEL_READ)) -> EvidenceRead:
+    return service.read_evidence(ctx.session, ctx.principal, model, version, evidence_id)

@@ -1,0 +1,56 @@
+"""Evidence inputs and outputs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ComparisonMode = Literal["all_groups", "reference"]
+Comparator = Literal[">=", "<=", ">", "<"]
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EvidenceRead(BaseModel):
+    id: int
+    model: str
+    version: str
+    kind: str
+    title: str
+    summary: dict[str, Any]
+    passed: bool | None
+    data_fingerprint: str | None
+    engine: str | None
+    library_version: str
+    sha256: str
+    created_at: datetime
+    created_by: str
+    body: dict[str, Any] | None = Field(default=None, description="the whole result; in single reads only")
+
+
+class FairnessEvidenceCreate(_Input):
+    """A fairness assessment, sent as the sufficient statistics the client reduced its data to.
+
+    The server derives every metric from the statistics itself (``charter.compute.fairness``), so
+    the numbers stored are Charter's, whoever computed the counts. The raw data never leaves the
+    client.
+    """
+
+    statistics: dict[str, Any] = Field(description="GroupStats.to_dict() of the assessed data")
+    title: str | None = Field(default=None, max_length=200)
+    mode: ComparisonMode = "all_groups"
+    reference_group: list[Any] | None = Field(default=None, description="label tuple of the reference group")
+    thresholds: dict[str, tuple[Comparator, float]] | None = Field(
+        default=None, description="metric -> [comparator, value]; default: the server's CHARTER_FAIRNESS_THRESHOLDS"
+    )
+    min_group_size: int | None = Field(default=None, ge=1)
+    confidence: float = Field(default=0.95, gt=0, lt=1)
+    n_resamples: int = Field(default=1000, ge=0, le=20_000)
+    seed: int = 0
+    data_fingerprint: str | None = Field(default=None, max_length=100)
+    data_description: str | None = Field(default=None, max_length=1000, description="what was assessed")
+    engine: str | None = Field(default=None, max_length=40)

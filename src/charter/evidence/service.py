@@ -1,0 +1,172 @@
+"""Evidence services: record (immutable), list and read evidence on a model version.
+
+Fairness assessments arrive as sufficient statistics; the metrics are derived here, by Charter's
+own code, with the thresholds of the call or the server's defaults.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import orjson
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from charter import __version__
+from charter.audit import service as audit
+from charter.errors import InvalidInput, NotFound
+from charter.evidence.models import EvidenceRow
+from charter.evidence.schemas import EvidenceRead, FairnessEvidenceCreate
+from charter.inventory import service as inventory
+from charter.inventory.models import ModelVersionRow
+from charter.security.permissions import Permission
+from charter.security.principal import Principal
+
+P = Permission
+
+
+def _read(row: EvidenceRow, version: ModelVersionRow, *, body: bool) -> EvidenceRead:
+    return EvidenceRead(
+        id=row.id,
+        model=version.model.name,
+        version=version.version,
+        kind=row.kind,
+        title=row.title,
+        summary=dict(row.summary),
+        passed=row.passed,
+        data_fingerprint=row.data_fingerprint,
+        engine=row.engine,
+        library_version=row.library_version,
+        sha256=row.sha256,
+        created_at=row.created_at,
+        created_by=row.created_by,
+        body=dict(row.body) if body else None,
+    )
+
+
+def canonical_sha256(body: dict[str, Any]) -> str:
+    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def record(
+    session: Session,
+    actor: Principal,
+    version: ModelVersionRow,
+    *,
+    kind: str,
+    title: str,
+    summary: dict[str, Any],
+    body: dict[str, Any],
+    passed: bool | None,
+    data_fingerprint: str | None,
+    engine: str | None,
+) -> EvidenceRead:
+    """Append evidence to a version (the caller has authorized ``evidence:write`` in the model's team)."""
+    row = EvidenceRow(
+        version_id=version.id,
+        kind=kind,
+        title=title,
+        summary=summary,
+        body=body,
+        passed=passed,
+        data_fingerprint=data_fingerprint,
+        engine=engine,
+        library_version=__version__,
+        sha256=canonical_sha256(body),
+        created_by=actor.actor,
+    )
+    session.add(row)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "evidence.record",
+        resource_type=inventory.RESOURCE,
+        resource_id=version.model_id,
+        details={
+            "version": version.version,
+            "evidence": row.id,
+            "kind": kind,
+            "passed": passed,
+            "sha256": row.sha256,
+            "data_fingerprint": data_fingerprint,
+        },
+    )
+    return _read(row, version, body=True)
+
+
+def list_evidence(
+    session: Session, actor: Principal, model_ref: str | int, version: str, *, kind: str | None = None
+) -> list[EvidenceRead]:
+    """Newest first, without bodies."""
+    row = inventory.version_for(session, actor, model_ref, version, P.MODEL_READ)
+    stmt = select(EvidenceRow).where(EvidenceRow.version_id == row.id).order_by(EvidenceRow.id.desc())
+    if kind:
+        stmt = stmt.where(EvidenceRow.kind == kind)
+    return [_read(e, row, body=False) for e in session.scalars(stmt)]
+
+
+def read_evidence(
+    session: Session, actor: Principal, model_ref: str | int, version: str, evidence_id: int
+) -> EvidenceRead:
+    row = inventory.version_for(session, actor, model_ref, version, P.MODEL_READ)
+    found = session.get(EvidenceRow, evidence_id)
+    if found is None or found.version_id != row.id:
+        raise NotFound(f"Version {row.version} of {row.model.name} has no evidence {evidence_id}.")
+    return _read(found, row, body=True)
+
+
+def record_fairness(
+    session: Session,
+    actor: Principal,
+    model_ref: str | int,
+    version: str,
+    data: FairnessEvidenceCreate,
+    *,
+    default_thresholds: dict[str, tuple[str, float]],
+    default_min_group_size: int,
+) -> EvidenceRead:
+    """Derive the fairness metrics from the statistics sent, judge them, and store them as evidence."""
+    from charter.compute.fairness import GroupStats, fairness_metrics
+
+    row = inventory.version_for(session, actor, model_ref, version, P.EVIDENCE_WRITE)
+    try:
+        stats = GroupStats.from_dict(data.statistics)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidInput(f"The statistics are not a valid GroupStats: {exc}") from exc
+    thresholds = dict(data.thresholds) if data.thresholds is not None else dict(default_thresholds)
+    result = fairness_metrics(
+        stats,
+        mode=data.mode,
+        reference_group=tuple(data.reference_group) if data.reference_group is not None else None,
+        min_group_size=data.min_group_size or default_min_group_size,
+        thresholds=thresholds,
+        confidence=data.confidence,
+        n_resamples=data.n_resamples,
+        seed=data.seed,
+    )
+    body = result.to_dict()
+    if data.data_description:
+        body["data_description"] = data.data_description
+    summary = fairness_summary(body)
+    title = data.title or f"Fairness by {' x '.join(stats.features)}"
+    return record(
+        session,
+        actor,
+        row,
+        kind="fairness",
+        title=title,
+        summary=summary,
+        body=body,
+        passed=summary.get("passed"),
+        data_fingerprint=data.data_fingerprint,
+        engine=data.engine,
+    )
+
+
+def fairness_summary(body: dict[str, Any]) -> dict[str, Any]:
+    """The headline numbers of a fairness result: what cards, policies and lists show."""
+    from charter.compute.fairness.report import summary_of
+
+    return summary_of(body)

@@ -1,0 +1,172 @@
+"""``charter fairness FILE ...``: no server, no database, no settings; tested on a local Typer app."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import typer
+from rich.console import Console
+from typer.testing import CliRunner
+
+from charter.cli import fairness as command
+from charter.compute.fairness import DEFAULT_MIN_GROUP_SIZE, assess
+
+DATA = Path(__file__).resolve().parents[4] / "shared" / "data"
+runner = CliRunner()
+
+
+def app() -> typer.Typer:
+    local = typer.Typer()
+    command.register(local)
+
+    @local.callback()
+    def _root() -> None:  # a callback keeps "fairness" a named sub-command, as in charter.cli.main
+        """Test app."""
+
+    return local
+
+
+@pytest.fixture(autouse=True)
+def _wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(command, "console", Console(width=200))  # prints to the runner's stdout
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app(), ["fairness", *args])
+    return result.exit_code, " ".join(result.output.split())  # errors wrap at 80 columns
+
+
+@pytest.fixture(scope="module")
+def compas_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    source = DATA / "compas_two_years.csv"
+    if not source.exists():
+        pytest.skip(f"{source} is not there")
+    df = pd.read_csv(source)
+    df = df[df.days_b_screening_arrest.between(-30, 30) & (df.is_recid != -1) & (df.c_charge_degree != "O")]
+    df = df.assign(pred=df.score_text.isin(["Medium", "High"]).astype(int), score=df.decile_score / 10)
+    path = tmp_path_factory.mktemp("cli") / "compas.csv"
+    df.to_csv(path, index=False)
+    df.to_parquet(path.with_suffix(".parquet"), index=False)
+    return path
+
+
+def test_table_output(compas_csv: Path) -> None:
+    code, out = invoke(str(compas_csv), "--label", "two_year_recid", "--pred", "pred", "--sensitive", "race")
+    assert code == 0, out
+    for text in ("African-American", "demographic_parity_ratio", "Four-fifths rule: fail", "fail (>= 0.8)"):
+        assert text in out
+    assert "Too small (< 30 rows), left out of the aggregates: Native American (11)" in out
+    assert "FAIL" in out and "fail" in out  # the four-fifths rule fails on COMPAS
+
+
+def test_json_output_is_the_library_result(compas_csv: Path) -> None:
+    code, out = invoke(
+        str(compas_csv), "--label", "two_year_recid", "--pred", "pred", "--sensitive", "race,sex",
+        "--score", "score", "--format", "json", "--resamples", "50",
+    )  # fmt: skip
+    assert code == 0, out
+    body = json.loads(out)
+    expected = assess(
+        str(compas_csv), y_true="two_year_recid", y_pred="pred", sensitive_features=["race", "sex"], scores="score",
+        n_resamples=50, thresholds={"demographic_parity_ratio": (">=", 0.8)},
+    )  # fmt: skip
+    assert body["features"] == ["race", "sex"] and body["engine"] == "numpy"
+    for name, aggregate in expected.aggregates.items():
+        assert body["aggregates"][name]["value"] == aggregate.value, name
+    assert {c["metric"] for c in body["thresholds"]["checks"]} == {
+        "demographic_parity_ratio",
+        "equalized_odds_difference",
+        "equal_opportunity_difference",
+    }
+    assert body["by_group"][0]["auc"] is not None
+
+
+def test_reference_weight_and_parquet(compas_csv: Path) -> None:
+    code, out = invoke(
+        str(compas_csv.with_suffix(".parquet")), "--label", "two_year_recid", "--pred", "pred",
+        "--sensitive", "race", "--reference", "Caucasian", "--weight", "priors_count", "--format", "json",
+        "--resamples", "0", "--min-group-size", "0",
+    )  # fmt: skip
+    assert code == 0, out
+    body = json.loads(out)
+    assert body["mode"] == "reference" and body["reference_group"] == {"race": "Caucasian"}
+    assert body["statistics"]["weighted"] is True and body["min_group_size"] == 0
+    assert body["aggregates"]["demographic_parity_difference"]["interval"] is None
+
+
+def test_string_labels_need_the_positive_label(tmp_path: Path) -> None:
+    path = tmp_path / "adult.csv"
+    rng = np.random.default_rng(0)
+    pd.DataFrame(
+        {
+            "income": rng.choice(["<=50K", ">50K"], 400),
+            "pred": rng.integers(0, 2, 400),
+            "sex": rng.choice(["F", "M"], 400),
+        }
+    ).to_csv(path, index=False)
+    code, out = invoke(str(path), "--label", "income", "--pred", "pred", "--sensitive", "sex")
+    assert code == 1 and "positive_label is required: the labels seen are ['<=50K', '>50K']" in out
+    code, out = invoke(
+        str(path), "--label", "income", "--pred", "pred", "--sensitive", "sex", "--positive-label", ">50K"
+    )
+    assert code == 0, out
+
+
+def test_bad_column_names_the_available_ones(compas_csv: Path) -> None:
+    code, out = invoke(str(compas_csv), "--label", "two_year_recid", "--pred", "pred", "--sensitive", "ethnicity")
+    assert code == 2
+    assert "column 'ethnicity' not found" in out and "available columns: sex, age, age_cat, race" in out
+
+
+def test_missing_file_and_unknown_format(tmp_path: Path) -> None:
+    code, out = invoke(str(tmp_path / "nope.csv"), "--label", "a", "--pred", "b", "--sensitive", "c")
+    assert code == 2 and "no such file" in out
+    (tmp_path / "data.xlsx").write_bytes(b"")
+    code, out = invoke(str(tmp_path / "data.xlsx"), "--label", "a", "--pred", "b", "--sensitive", "c")
+    assert code == 2 and "not a Parquet or CSV file" in out
+
+
+def test_large_files_are_read_in_chunks_with_a_progress_bar(compas_csv: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    args = [str(compas_csv), "--label", "two_year_recid", "--pred", "pred", "--sensitive", "race", "--format", "json"]
+    whole = json.loads(invoke(*args)[1])
+    screen = io.StringIO()
+    monkeypatch.setattr(command, "CHUNK_BYTES", 0)
+    monkeypatch.setattr(command, "CHUNK_ROWS", 1000)
+    monkeypatch.setattr(command, "err", Console(file=screen, force_terminal=True, width=100))
+    code, out = invoke(*args)
+    assert code == 0, out
+    assert json.loads(out)["statistics"] == whole["statistics"]
+    assert "reading" in screen.getvalue()  # the bar was drawn (on the terminal, not in the output)
+
+
+def test_help_documents_the_library_default() -> None:
+    code, out = invoke("--help")
+    assert code == 0
+    assert f"(default {DEFAULT_MIN_GROUP_SIZE})" in " ".join(out.split())
+
+
+def test_importing_the_command_loads_no_numpy() -> None:
+    """``charter`` starts fast and starts no thread: NumPy (and its BLAS) is imported when the command runs."""
+    code = (
+        "import sys; import charter.cli.fairness; "
+        "print(sorted(m for m in ('numpy', 'pandas', 'pyarrow') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_duckdb_engine_from_the_command_line(compas_csv: Path) -> None:
+    pytest.importorskip("charter.compute.fairness.engines.duckdb_engine")
+    args = [str(compas_csv), "--label", "two_year_recid", "--pred", "pred", "--sensitive", "race", "--format", "json"]
+    numpy_body = json.loads(invoke(*args)[1])
+    code, out = invoke(*args, "--engine", "duckdb")
+    assert code == 0, out
+    body = json.loads(out)
+    assert body["engine"] == "duckdb" and body["statistics"] == numpy_body["statistics"]

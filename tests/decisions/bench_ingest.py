@@ -1,0 +1,158 @@
+"""Decision ingestion rate on SQLite (not a test: run it).
+
+    .venv/bin/python -m tests.decisions.bench_ingest [--batches 20] [--batch-size 10000]
+
+Each batch is validated into a ``DecisionBatch`` (as the route does), logged by the service in its
+own committed transaction, on a migrated SQLite file: two personal fields pseudonymised, a subject,
+a score and an explanation per decision. Variants: with sensitive attributes (the RETURNING path),
+with encrypted personal fields (special-category lineage), and through the HTTP route in process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from charter.client.decisions import new_decision_id
+from charter.db.engine import Database
+from charter.db.migrate import upgrade
+from charter.decisions import service
+from charter.decisions.pseudonyms import keys_for
+from charter.decisions.schemas import DecisionBatch
+from charter.identity import service as identity
+from charter.identity.schemas import ApiKeyCreate, RoleGrant, ServiceAccountCreate, TeamCreate
+from charter.inventory import service as inventory
+from charter.inventory.schemas import DatasetCreate, DatasetLink, ModelCreate, VersionCreate
+from charter.security.permissions import Role
+from charter.security.principal import Principal
+from tests.conftest import make_settings
+
+OPERATOR = Principal.system("bench")
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def items(first: int, count: int, version: str, attributes: bool) -> list[dict[str, Any]]:
+    out = []
+    for n in range(first, first + count):
+        item: dict[str, Any] = {
+            "decision_id": new_decision_id(),  # what the SDK makes: time-ordered
+            "version": version,
+            "decided_at": (START + timedelta(milliseconds=n)).isoformat(),
+            "inputs": {"name": f"Applicant {n}", "email": f"a{n}@example.com", "income": n % 90_000, "age": n % 70},
+            "output": "approve" if n % 3 else "deny",
+            "score": (n % 1000) / 1000,
+            "explanation": {"text": "income", "attributions": {"income": 0.6, "age": 0.1}},
+            "subject": f"customer-{n}",
+        }
+        if attributes:
+            item["sensitive_attributes"] = {"sex": "female" if n % 2 else "male", "age_band": "25-34"}
+        out.append(item)
+    return out
+
+
+class Clock:
+    """Wall time and this process's CPU time (SQLite runs in process): on a machine busy with other
+    work the CPU-time rate is what an idle machine would give."""
+
+    def __init__(self) -> None:
+        self.wall = time.perf_counter()
+        self.cpu = time.process_time()
+
+    def lap(self) -> tuple[float, float]:
+        wall, cpu = time.perf_counter(), time.process_time()
+        lap = (wall - self.wall, cpu - self.cpu)
+        self.wall, self.cpu = wall, cpu
+        return lap
+
+
+def rate(label: str, size: int, laps: list[tuple[float, float]]) -> None:
+    total = size * len(laps)
+    wall, cpu = sum(w for w, _ in laps), sum(c for _, c in laps)
+    median = sorted(w for w, _ in laps)[len(laps) // 2]
+    print(
+        f"{label:<48} {total:>8,}: wall {total / wall:>7,.0f}/s (median batch {size / median:>7,.0f}/s),"
+        f" CPU time {total / cpu:>7,.0f}/s"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--batches", type=int, default=20)
+    parser.add_argument("--batch-size", type=int, default=10_000)
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="charter-bench-"))
+    url = f"sqlite:///{folder / 'charter.db'}"
+    settings = make_settings(folder / "home", url)
+    db = Database(url)
+    upgrade(db)
+    keys = keys_for(settings.secret)
+    with db.session() as session:
+        team = identity.create_team(session, OPERATOR, TeamCreate(name="credit-risk"))
+        for name, classification in (("apps", "personal"), ("health", "special_category")):
+            inventory.register_dataset(
+                session,
+                OPERATOR,
+                DatasetCreate(name=name, team=team.name, classification=classification, legal_basis="contract"),
+            )
+        inventory.register_model(session, OPERATOR, ModelCreate(name="scoring", team=team.name))
+        inventory.create_version(session, OPERATOR, "scoring", VersionCreate(version="1.0.0", datasets=[]))
+        inventory.create_version(
+            session, OPERATOR, "scoring", VersionCreate(version="1.1.0", datasets=[DatasetLink(dataset="apps")])
+        )
+        inventory.create_version(
+            session, OPERATOR, "scoring", VersionCreate(version="2.0.0", datasets=[DatasetLink(dataset="health")])
+        )
+        grant = RoleGrant(role=Role.SERVICE, team=team.name)
+        identity.create_service_account(session, OPERATOR, ServiceAccountCreate(name="scorer", roles=[grant]))
+        api_key = identity.create_api_key(session, OPERATOR, ApiKeyCreate(service_account="scorer", name="b")).key
+    size, batches = args.batch_size, args.batches
+    counter = iter(range(0, 10**9, size))
+
+    def service_run(label: str, version: str, attributes: bool) -> None:
+        validate: list[tuple[float, float]] = []
+        log: list[tuple[float, float]] = []
+        for _ in range(batches):
+            # Made one at a time, as a server receives them: a heap full of waiting batches would
+            # make the garbage collector's full passes, not the log, the cost being measured.
+            payload = items(next(counter), size, version, attributes)
+            clock = Clock()
+            batch = DecisionBatch.model_validate({"decisions": payload, "personal_fields": ["name", "email"]})
+            validate.append(clock.lap())
+            with db.session() as session:
+                service.log_decisions(session, OPERATOR, "scoring", batch, keys=keys)
+            log.append(clock.lap())
+        rate(f"{label}: log + commit", size, log)
+        both = [(a[0] + b[0], a[1] + b[1]) for a, b in zip(validate, log, strict=True)]
+        rate(f"{label}: validate + log + commit", size, both)
+
+    service_run("pseudonymised", "1.1.0", attributes=False)
+    service_run("pseudonymised + attributes", "1.1.0", attributes=True)
+    service_run("encrypted (special category)", "2.0.0", attributes=False)
+
+    from charter.server.app import create_app
+
+    app = create_app(settings, db=db)
+    with TestClient(app) as client:
+        send: Callable[[dict[str, Any]], Any] = lambda body: client.post(  # noqa: E731
+            "/api/v1/models/scoring/decisions", json=body, headers={"X-API-Key": api_key}
+        )
+        took: list[tuple[float, float]] = []
+        for _ in range(batches):
+            body = {"decisions": items(next(counter), size, "1.1.0", False), "personal_fields": ["name", "email"]}
+            clock = Clock()
+            response = send(body)
+            took.append(clock.lap())
+            assert response.status_code == 200, response.text
+        rate("HTTP route, in process (client encoding included)", size, took)
+    db.dispose()
+
+
+if __name__ == "__main__":
+    main()
