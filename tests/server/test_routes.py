@@ -31,7 +31,7 @@ OPEN = {
     ("GET", "/api/v1/docs"),
     ("GET", "/api/v1/docs/oauth2-redirect"),
 }
-OPEN_MOUNTS = {"/static"}
+OPEN_MOUNTS = {"/static", "/static/vendor"}  # public files: the dashboard's CSS and JS, and the Plotly bundle
 
 
 def permission_of(route: APIRoute) -> list[Permission]:

@@ -92,8 +92,7 @@ COLUMNS = (
     "created_by",
 )
 Row = tuple[Any, ...]
-# (index of the decision in ``rows``, its sensitive attributes as JSON text)
-Attributes = tuple[int, str]
+_SUBJECT = COLUMNS.index("subject_ref")
 
 
 def stamp(moment: datetime) -> str:
@@ -104,14 +103,15 @@ def stamp(moment: datetime) -> str:
 
 
 class DecisionSink(Protocol):
-    """Where a prepared batch goes: ``rows`` in ``COLUMNS`` order, and the attributes of some of them.
+    """Where a prepared batch goes: ``rows`` in ``COLUMNS`` order; ``attributes[i]``, the sensitive
+    attributes of ``rows[i]`` as JSON text, or None.
 
     The database is the only sink in this slice. The seam for high volume is here: a Parquet sink
     would take the same prepared rows (personal data already protected) and append them to files
     that DuckDB queries, while duplicate detection and the audit event stay in ``log_decisions``.
     """
 
-    def write(self, session: Session, rows: list[Row], attributes: list[Attributes]) -> None: ...
+    def write(self, session: Session, rows: list[Row], attributes: list[str | None]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -168,15 +168,17 @@ class DatabaseSink:
         sequence = "SELECT nextval(pg_get_serial_sequence('decisions', 'id')) FROM generate_series(1, %(n)s)"
         return [int(i) for i in connection.exec_driver_sql(sequence, {"n": count}).scalars()]
 
-    def write(self, session: Session, rows: list[Row], attributes: list[Attributes]) -> None:
+    def write(self, session: Session, rows: list[Row], attributes: list[str | None]) -> None:
         connection = session.connection()
         decisions, attached = self._statements(connection.dialect)
+        # In subject order: the subject index is the one whose keys (pseudonyms) are random, and
+        # inserting them sorted touches each of its pages once, not once per decision.
+        order = sorted(range(len(rows)), key=lambda i: rows[i][_SUBJECT] or "")
         ids = self._ids(connection, len(rows))
-        connection.exec_driver_sql(
-            decisions.sql, decisions.params([(i, *row) for i, row in zip(ids, rows, strict=True)])
-        )
-        if attributes:
-            connection.exec_driver_sql(attached.sql, attached.params([(ids[n], text) for n, text in attributes]))
+        connection.exec_driver_sql(decisions.sql, decisions.params([(ids[k], *rows[i]) for k, i in enumerate(order)]))
+        linked = [(ids[k], attributes[i]) for k, i in enumerate(order) if attributes[i] is not None]
+        if linked:
+            connection.exec_driver_sql(attached.sql, attached.params(linked))
 
 
 DATABASE = DatabaseSink()
@@ -279,7 +281,7 @@ def log_decisions(
     created_by = actor.actor
     model_id = model.id
     rows: list[Row] = []
-    attributes: list[Attributes] = []
+    attributes: list[str | None] = []
     conflicts: list[str] = []
     duplicates = 0
     try:
@@ -315,8 +317,7 @@ def log_decisions(
                     created_by,
                 )
             )
-            if d.sensitive_attributes:
-                attributes.append((len(rows) - 1, _text(d.sensitive_attributes)))
+            attributes.append(_text(d.sensitive_attributes) if d.sensitive_attributes else None)
     except orjson.JSONEncodeError as exc:  # e.g. an integer beyond 64 bits, which JSON readers cannot all take
         raise InvalidInput(f"Decision {d.decision_id!r} holds a value that cannot be stored as JSON: {exc}.") from exc
     if conflicts:
@@ -350,7 +351,7 @@ def log_decisions(
             "versions": sorted(versions),
             "personal_fields": personal or [],
             "treatment": treatment,
-            "with_attributes": len(attributes),
+            "with_attributes": sum(a is not None for a in attributes),
         },
     )
     return BatchResult(

@@ -290,11 +290,12 @@ def test_spark_engine_is_called_with_the_column_names(monkeypatch: pytest.Monkey
     fake = types.ModuleType("spark_engine")
     fake.statistics_spark = statistics_spark  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "charter.compute.fairness.engines.spark_engine", fake)
-    got = compute_statistics("a spark frame", y_true="y", y_pred="p", sensitive_features="race", engine="spark")
+    frame = object()  # a Spark DataFrame stand-in (a string would be read as a file path)
+    got = compute_statistics(frame, y_true="y", y_pred="p", sensitive_features="race", engine="spark")
     assert got is stats
     assert calls == [
         (
-            "a spark frame",
+            frame,
             {
                 "y_true": "y",
                 "y_pred": "p",
@@ -308,7 +309,7 @@ def test_spark_engine_is_called_with_the_column_names(monkeypatch: pytest.Monkey
         )
     ]
     with pytest.raises(InvalidInput, match="'race' has 1 missing value"):  # checked whatever the engine did
-        compute_statistics("frame", y_true="y", y_pred="p", sensitive_features="race", engine="spark", missing="error")
+        compute_statistics(frame, y_true="y", y_pred="p", sensitive_features="race", engine="spark", missing="error")
     monkeypatch.setitem(sys.modules, "charter.compute.fairness.engines.spark_engine", types.ModuleType("empty"))
     with pytest.raises(InvalidInput, match="engine 'spark' is not available"):
-        compute_statistics("frame", y_true="y", y_pred="p", sensitive_features="race", engine="spark")
+        compute_statistics(frame, y_true="y", y_pred="p", sensitive_features="race", engine="spark")

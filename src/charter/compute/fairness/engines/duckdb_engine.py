@@ -46,8 +46,8 @@ from charter.compute.fairness.stats import DEFAULT_BINS, GroupLabel, GroupStats
 from charter.errors import InvalidInput
 
 if TYPE_CHECKING:
-    import pandas  # type: ignore[import-untyped]
-    import pyarrow  # type: ignore[import-untyped]
+    import pandas
+    import pyarrow
 
 __all__ = ["statistics_duckdb"]
 
@@ -316,7 +316,8 @@ def statistics_duckdb(
                 params["csv_nulls"] = list(CSV_NULLS)
         else:
             view = "charter_fairness_" + uuid.uuid4().hex
-            wanted = {y_true, y_pred, *sensitive_features, scores, sample_weight}
+            features = [sensitive_features] if isinstance(sensitive_features, str) else list(sensitive_features)
+            wanted = {y_true, y_pred, *features, scores, sample_weight}
             con.register(view, _scannable(source, wanted))
             relation = quote(view)
         described = _describe_relation(con, relation, params, source)
