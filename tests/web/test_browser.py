@@ -434,6 +434,19 @@ def test_a_risk_officer_sees_fairness_evidence_with_charts_and_the_four_fifths_g
         assert api.post("/api/v1/models/recidivism/versions", json={"version": "1"}).status_code == 201
         evidence = {"statistics": stats.to_dict(), "title": "COMPAS decisions by race", "n_resamples": 50}
         assert api.post("/api/v1/models/recidivism/versions/1/evidence/fairness", json=evidence).status_code == 201
+        logged = [
+            {
+                "decision_id": f"d{i}",
+                "version": "1",
+                "output": "high risk",
+                "score": 0.7,
+                "subject": f"person-{i}",
+                "explanation": {"text": "Four prior offences."},
+                "sensitive_attributes": {"race": "African-American"},
+            }
+            for i in range(3)
+        ]
+        assert api.post("/api/v1/models/recidivism/decisions", json={"decisions": logged}).status_code in (200, 201)
     page.goto("/models/recidivism")
     sign_in(page, RISK_OFFICER, PASSWORD)
     page.wait_for_url(f"{live_server.url}/models/recidivism")
@@ -448,3 +461,8 @@ def test_a_risk_officer_sees_fairness_evidence_with_charts_and_the_four_fifths_g
     expect(chart).to_have_attribute("data-drawn", "true")
     expect(chart.locator("svg.main-svg").first).to_be_visible()
     expect(section.locator(".by-group")).to_contain_text("African-American")
+    # ... and the decisions behind it, with the sensitive attribute a risk officer may read.
+    decisions = page.locator("#decisions tbody tr")
+    expect(decisions).to_have_count(3)
+    expect(decisions.first).to_contain_text("Four prior offences.")
+    expect(decisions.first).to_contain_text("race=African-American")

@@ -317,6 +317,7 @@ def seed_models(session: Session, settings: Settings, data: Path) -> list[str]:
     _upload(session, mateo, protection, "reoffence-risk", "0.2.0", "model.pkl", pickle.dumps(_Payload()))
     service.promote(session, mateo, "reoffence-risk", "0.2.0", Promotion(stage="review"), protection=protection)
     _assess(session, settings, mateo, "reoffence-risk", "0.1.0", compas, ["race"], title="Replica by race (hold-out)")
+    _log_decisions(session, settings, mateo, "reoffence-risk", "0.1.0", compas)
     # ProPublica's analysis of the COMPAS tool's own decisions: the false-positive-rate gap.
     from charter.compute.fairness import compute_statistics
 
@@ -397,3 +398,34 @@ def demo_data_folder(settings: Settings) -> Path | None:
         if folder and (folder / ADULT).is_file() and (folder / COMPAS).is_file():
             return folder
     return None
+
+
+def _log_decisions(
+    session: Session, settings: Settings, actor: Principal, model: str, version: str, trained: Trained
+) -> None:
+    """The hold-out decisions, in the transparency log: output, score, ground truth, race kept apart."""
+    from datetime import UTC, datetime, timedelta
+
+    from charter.decisions import service as decisions
+    from charter.decisions.pseudonyms import DecisionKeys
+    from charter.decisions.schemas import DecisionBatch, DecisionIn, Explanation, Outcome
+
+    keys = DecisionKeys.from_secret(settings.secret)
+    start = datetime.now(UTC) - timedelta(days=30)
+    batch = [
+        DecisionIn(
+            decision_id=f"holdout-{i:05d}",
+            version=version,
+            decided_at=start + timedelta(minutes=15 * i),
+            inputs={"case": f"case-{i:05d}"},
+            output="high risk" if trained.pred_test[i] else "low risk",
+            score=round(float(trained.score_test[i]), 4),
+            explanation=Explanation(text=f"Estimated two-year reoffence probability {trained.score_test[i]:.0%}."),
+            subject=f"defendant-{i:05d}",
+            sensitive_attributes={"race": str(trained.sensitive_test["race"][i])},
+        )
+        for i in range(len(trained.y_test))
+    ]
+    decisions.log_decisions(session, actor, model, DecisionBatch(decisions=batch, personal_fields=["case"]), keys=keys)
+    for i in range(0, len(batch), 5):  # ground truth arrives later, for some of them
+        decisions.record_outcome(session, actor, model, batch[i].decision_id, Outcome(outcome=int(trained.y_test[i])))

@@ -116,6 +116,16 @@ def _model_page(
             )
     row = service.get_model_row(ctx.session, model.id)
     scope = service.scope_of(row)
+    decisions = None
+    if current and ctx.principal.can(P.DECISION_READ, scope):
+        from charter.decisions import service as decision_log
+        from charter.decisions.pseudonyms import DecisionKeys
+        from charter.decisions.schemas import DecisionFilter
+
+        keys = DecisionKeys.from_secret(ctx.state.settings.secret)
+        decisions = decision_log.list_decisions(
+            ctx.session, ctx.principal, name, DecisionFilter(version=current.version), keys=keys, limit=10
+        ).items
     moves = []
     if current:
         for target in lifecycle.allowed_next(current.stage):
@@ -133,6 +143,7 @@ def _model_page(
             "card_json": cards.to_json(card) if card else None,
             "history": history,
             "fairness": fairness,
+            "decisions": decisions,
             "moves": moves,
             "move_labels": MOVE_LABELS,
             "message": message,
@@ -147,7 +158,7 @@ def _model_page(
 @router.get("/models/{name}", response_class=HTMLResponse)
 def model_page(
     name: str,
-    ctx: Context = PageNeeds(P.MODEL_READ),
+    ctx: Context = PageNeeds(P.MODEL_READ, write=True),  # reading decisions is audited
     version: Annotated[str | None, Query(max_length=64)] = None,
     done: Annotated[str | None, Query(max_length=20)] = None,
 ) -> HTMLResponse:
