@@ -205,6 +205,18 @@ def test_demo_seeds_an_organisation_whose_printed_credentials_work(env: Settings
         assert verified["ok"] is True
         vendor = client.get("/api/v1/models/reoffence-risk/versions/0.2.0", headers=admin).json()
         assert vendor["stage"] == "review" and vendor["artifacts"][0]["scan_verdict"] == "unsafe"
+        # Fairness evidence computed at start-up shows COMPAS's false-positive-rate gap ...
+        token = client.post("/api/v1/auth/token", data={"username": "rosa", "password": passwords["rosa"]})
+        rosa = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        evidence = client.get("/api/v1/models/reoffence-risk/versions/0.1.0/evidence", headers=rosa).json()
+        tool = next(e for e in evidence if e["title"].startswith("COMPAS tool decisions"))
+        assert tool["passed"] is False and tool["summary"]["four_fifths"]["passed"] is False
+        body = client.get(f"/api/v1/models/reoffence-risk/versions/0.1.0/evidence/{tool['id']}", headers=rosa).json()
+        fpr = {g["label"]: g["false_positive_rate"] for g in body["body"]["by_group"]}
+        assert fpr["African-American"] > 1.8 * fpr["Caucasian"]
+        # ... and the decisions behind the replica are in the log, race readable by the risk officer.
+        logged = client.get("/api/v1/models/reoffence-risk/decisions?limit=5", headers=rosa).json()["items"]
+        assert len(logged) == 5 and all(d["sensitive_attributes"]["race"] for d in logged)
         client.app.state.charter.db.dispose()  # type: ignore[attr-defined]
     again = run("demo", "--no-serve")
     assert "Demo accounts" not in again  # seeded once

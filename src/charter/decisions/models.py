@@ -102,7 +102,7 @@ class DecisionRow(Base):
     outcome: Mapped[Any] = mapped_column(OrJSON, nullable=True)
     outcome_at: Mapped[datetime | None] = mapped_column()
     # HMAC of the decision as sent: an identical re-send is recognised and skipped.
-    digest: Mapped[str] = mapped_column(String(64))
+    digest: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[str] = mapped_column(String(100))
 

@@ -11,7 +11,7 @@ ever stored:
 - ``decision-field``: ``enc:`` + base64(nonce ‖ AES-256-GCM ciphertext) of the
   value's JSON, random 96-bit nonce, bound (associated data) to the model,
   the decision and the field, so a ciphertext copied elsewhere fails to decrypt.
-- ``decision-digest``: an HMAC of a whole decision as it was sent, to tell an
+- ``decision-digest``: an HMAC (128 bits) of a whole decision as it was sent, to tell an
   identical re-send from a different decision that reuses an id.
 
 A value is hashed or encrypted as text: a string as its UTF-8 bytes, anything
@@ -126,7 +126,8 @@ class DecisionKeys:
             ) from exc
 
     def digest(self, payload: bytes) -> str:
-        return self._digest_mac.hexdigest(payload)
+        """HMAC-SHA256 truncated to 128 bits (hex): it only ever tells two versions of one decision apart."""
+        return self._digest_mac.hexdigest(payload)[:32]
 
     def protect(
         self, inputs: Mapping[str, Any], fields: Iterable[str], *, encrypt: bool, aad: bytes = b""

@@ -28,7 +28,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import orjson
-from sqlalchemy import Connection, Select, Table, Text, and_, cast, func, or_, select
+from sqlalchemy import Connection, Select, String, Table, Text, and_, any_, bindparam, cast, func, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -97,9 +98,9 @@ _SUBJECT = COLUMNS.index("subject_ref")
 
 def stamp(moment: datetime) -> str:
     """A time as stored: UTC, ``YYYY-MM-DD HH:MM:SS.ffffff`` (SQLAlchemy's SQLite format; PostgreSQL parses it)."""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment.isoformat(" ", "microseconds")
+    offset = moment.utcoffset()  # None: no zone, taken as UTC
+    moment = moment.replace(tzinfo=None)
+    return (moment - offset if offset else moment).isoformat(" ", "microseconds")
 
 
 class DecisionSink(Protocol):
@@ -213,9 +214,18 @@ def _versions(session: Session, model: ModelRow, names: set[str]) -> dict[str, t
 
 
 def _stored_digests(session: Session, model_id: int, keys: list[str]) -> dict[str, str]:
-    stmt = select(_DECISIONS.c.decision_key, _DECISIONS.c.digest).where(
-        _DECISIONS.c.model_id == model_id, _DECISIONS.c.decision_key.in_(keys)
-    )
+    """decision id -> digest, for those of ``keys`` the model has logged already.
+
+    The ids travel as one parameter (a JSON array on SQLite, an array on PostgreSQL), not as
+    10,000 placeholders, which cost four times as much as the lookup itself.
+    """
+    c = _DECISIONS.c
+    if session.get_bind().dialect.name == "postgresql":
+        listed = c.decision_key == any_(bindparam("keys", keys, type_=ARRAY(String)))
+    else:
+        ids = func.json_each(_text(keys)).table_valued("value")
+        listed = c.decision_key.in_(select(ids.c.value))
+    stmt = select(c.decision_key, c.digest).where(c.model_id == model_id, listed)
     return {key: digest for key, digest in session.connection().execute(stmt)}
 
 

@@ -32,7 +32,7 @@ def upgrade() -> None:
         sa.Column("explanation", sa.JSON(), nullable=True),
         sa.Column("outcome", sa.JSON(), nullable=True),
         sa.Column("outcome_at", sa.DateTime(), nullable=True),
-        sa.Column("digest", sa.String(length=64), nullable=False),
+        sa.Column("digest", sa.String(length=32), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("created_by", sa.String(length=100), nullable=False),
         sa.ForeignKeyConstraint(["model_id"], ["models.id"], name=op.f("fk_decisions_model_id_models")),

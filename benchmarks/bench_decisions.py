@@ -1,6 +1,6 @@
 """Decision ingestion rate on SQLite (not a test: run it).
 
-    .venv/bin/python -m tests.decisions.bench_ingest [--batches 20] [--batch-size 10000]
+    .venv/bin/python benchmarks/bench_decisions.py [--batches 20] [--batch-size 10000] [--gc-freeze]
 
 Each batch is validated into a ``DecisionBatch`` (as the route does), logged by the service in its
 own committed transaction, on a migrated SQLite file: two personal fields pseudonymised, a subject,
@@ -11,6 +11,7 @@ with encrypted personal fields (special-category lineage), and through the HTTP 
 from __future__ import annotations
 
 import argparse
+import gc
 import tempfile
 import time
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from charter.client.decisions import new_decision_id
+from charter.config import Settings
 from charter.db.engine import Database
 from charter.db.migrate import upgrade
 from charter.decisions import service
@@ -30,9 +32,9 @@ from charter.identity import service as identity
 from charter.identity.schemas import ApiKeyCreate, RoleGrant, ServiceAccountCreate, TeamCreate
 from charter.inventory import service as inventory
 from charter.inventory.schemas import DatasetCreate, DatasetLink, ModelCreate, VersionCreate
+from charter.security.keyfiles import ensure_key_files
 from charter.security.permissions import Role
 from charter.security.principal import Principal
-from tests.conftest import make_settings
 
 OPERATOR = Principal.system("bench")
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -86,10 +88,17 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--batches", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=10_000)
+    parser.add_argument(
+        "--gc-freeze",
+        action="store_true",
+        help="gc.freeze() once set up, as a tuned server would after start-up: the garbage collector's "
+        "full passes then skip the long-lived heap (most of what validating a batch costs otherwise)",
+    )
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="charter-bench-"))
     url = f"sqlite:///{folder / 'charter.db'}"
-    settings = make_settings(folder / "home", url)
+    settings = Settings(home=folder / "home", database_url=url, env="development", audit_checkpoint_interval=0)
+    ensure_key_files(settings)
     db = Database(url)
     upgrade(db)
     keys = keys_for(settings.secret)
@@ -113,6 +122,11 @@ def main() -> None:
         identity.create_service_account(session, OPERATOR, ServiceAccountCreate(name="scorer", roles=[grant]))
         api_key = identity.create_api_key(session, OPERATOR, ApiKeyCreate(service_account="scorer", name="b")).key
     size, batches = args.batch_size, args.batches
+    from charter.server.app import create_app
+
+    app = create_app(settings, db=db)  # a server's heap, whether or not the HTTP run follows
+    if args.gc_freeze:
+        gc.freeze()
     counter = iter(range(0, 10**9, size))
 
     def service_run(label: str, version: str, attributes: bool) -> None:
@@ -136,9 +150,6 @@ def main() -> None:
     service_run("pseudonymised + attributes", "1.1.0", attributes=True)
     service_run("encrypted (special category)", "2.0.0", attributes=False)
 
-    from charter.server.app import create_app
-
-    app = create_app(settings, db=db)
     with TestClient(app) as client:
         send: Callable[[dict[str, Any]], Any] = lambda body: client.post(  # noqa: E731
             "/api/v1/models/scoring/decisions", json=body, headers={"X-API-Key": api_key}
