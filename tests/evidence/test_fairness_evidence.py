@@ -191,3 +191,54 @@ def test_the_sdk_checks_model_fairness_where_the_data_is(client: TestClient, peo
     assert african_american["vs_reference"]["false_positive_rate"]["ratio"] == pytest.approx(1.92, abs=0.01)
     assert [e.id for e in owner.list_evidence("reoffence-risk", "0.1.0")] == [evidence.id]
     assert owner.get_evidence("reoffence-risk", "0.1.0", evidence.id).sha256 == evidence.sha256
+
+
+def test_fairness_over_logged_decisions_in_a_time_window(
+    client: TestClient, factory: Factory, people: dict[str, dict[str, str]], login: Callable[..., dict[str, str]]
+) -> None:
+    factory.user("rosa", "risk_officer")
+    rosa = login("rosa")
+    rng = np.random.default_rng(3)
+    n = 400
+    group = rng.choice(["a", "b"], size=n)
+    truth = rng.random(n) < np.where(group == "a", 0.5, 0.3)
+    flagged = rng.random(n) < np.where(group == "a", 0.6, 0.3)
+    decisions = [
+        {
+            "decision_id": f"d{i}",
+            "version": "0.1.0",
+            "decided_at": f"2026-11-{1 + i % 20:02d}T12:00:00Z",
+            "output": "flag" if flagged[i] else "pass",
+            "sensitive_attributes": {"group": str(group[i])},
+        }
+        for i in range(n)
+    ]
+    logged = client.post(
+        "/api/v1/models/reoffence-risk/decisions", json={"decisions": decisions}, headers=people["mateo"]
+    )
+    assert logged.status_code in (200, 201), logged.text
+    for i in range(0, n, 2):  # outcomes known for half of them
+        outcome = {"outcome": "reoffended" if truth[i] else "none"}
+        url = f"/api/v1/models/reoffence-risk/decisions/d{i}/outcome"
+        assert client.post(url, json=outcome, headers=people["mateo"]).status_code in (200, 201)
+    body = {
+        "sensitive_features": ["group"],
+        "positive_output": "flag",
+        "positive_outcome": "reoffended",
+        "since": "2026-11-01T00:00:00Z",
+        "until": "2026-11-11T00:00:00Z",
+        "n_resamples": 0,
+    }
+    url = URL + "/fairness-from-decisions"
+    # The owner may write evidence but may not read sensitive attributes.
+    assert client.post(url, json=body, headers=people["mateo"]).status_code == 403
+    created = client.post(url, json=body, headers=rosa)
+    assert created.status_code == 201, created.text
+    kept = [i for i in range(0, n, 2) if 1 + i % 20 < 11]
+    expected = compute_statistics(y_true=truth[kept], y_pred=flagged[kept], sensitive_features={"group": group[kept]})
+    by_group = {g["label"]: g for g in created.json()["body"]["by_group"]}
+    assert [by_group[g]["count"] for g in ("a", "b")] == expected.rows.tolist()
+    assert created.json()["body"]["statistics"]["confusion"] == expected.confusion.tolist()
+    assert "logged decisions" in created.json()["body"]["data_description"]
+    empty = client.post(url, json={**body, "since": "2030-01-01T00:00:00Z", "until": None}, headers=rosa)
+    assert empty.status_code == 422

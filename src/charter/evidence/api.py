@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from charter.evidence import service
-from charter.evidence.schemas import EvidenceRead, FairnessEvidenceCreate
+from charter.evidence.schemas import DecisionFairnessCreate, EvidenceRead, FairnessEvidenceCreate
 from charter.security.permissions import Permission
 from charter.server.deps import Context, Needs
 
@@ -25,6 +25,28 @@ def record_fairness(
     """Store a fairness assessment: the server derives and judges the metrics from the statistics sent."""
     settings = ctx.state.settings
     return service.record_fairness(
+        ctx.session,
+        ctx.principal,
+        model,
+        version,
+        data,
+        default_thresholds=dict(settings.fairness_thresholds),
+        default_min_group_size=settings.fairness_min_group_size,
+    )
+
+
+@router.post(
+    VersionPath + "/fairness-from-decisions",
+    response_model=EvidenceRead,
+    status_code=status.HTTP_201_CREATED,
+    tags=["evidence"],
+)
+def fairness_from_decisions(
+    model: str, version: str, data: DecisionFairnessCreate, ctx: Context = Needs(P.EVIDENCE_WRITE)
+) -> EvidenceRead:
+    """Assess the version's logged decisions with known outcomes in a time window (needs `fairness:read` too)."""
+    settings = ctx.state.settings
+    return service.fairness_from_decisions(
         ctx.session,
         ctx.principal,
         model,

@@ -54,3 +54,19 @@ class FairnessEvidenceCreate(_Input):
     data_fingerprint: str | None = Field(default=None, max_length=100)
     data_description: str | None = Field(default=None, max_length=1000, description="what was assessed")
     engine: str | None = Field(default=None, max_length=40)
+
+
+class DecisionFairnessCreate(_Input):
+    """A fairness assessment over a version's logged decisions that have an outcome, in a time window."""
+
+    sensitive_features: list[str] = Field(min_length=1, max_length=5, description="sensitive attributes as logged")
+    positive_output: Any = Field(description="the decision value that is the favourable (or flagged) one")
+    positive_outcome: Any = Field(default=None, description="the outcome value counted as positive (default: the same)")
+    since: datetime | None = Field(default=None, description="decided at or after")
+    until: datetime | None = Field(default=None, description="decided before")
+    title: str | None = Field(default=None, max_length=200)
+    mode: ComparisonMode = "all_groups"
+    reference_group: list[Any] | None = None
+    thresholds: dict[str, tuple[Comparator, float]] | None = None
+    min_group_size: int | None = Field(default=None, ge=1)
+    n_resamples: int = Field(default=1000, ge=0, le=20_000)

@@ -17,11 +17,11 @@ from charter import __version__
 from charter.audit import service as audit
 from charter.errors import InvalidInput, NotFound
 from charter.evidence.models import EvidenceRow
-from charter.evidence.schemas import EvidenceRead, FairnessEvidenceCreate
+from charter.evidence.schemas import DecisionFairnessCreate, EvidenceRead, FairnessEvidenceCreate
 from charter.inventory import service as inventory
 from charter.inventory.models import ModelVersionRow
 from charter.security.permissions import Permission
-from charter.security.principal import Principal
+from charter.security.principal import Principal, authorize
 
 P = Permission
 
@@ -170,3 +170,70 @@ def fairness_summary(body: dict[str, Any]) -> dict[str, Any]:
     from charter.compute.fairness.report import summary_of
 
     return summary_of(body)
+
+
+def fairness_from_decisions(
+    session: Session,
+    actor: Principal,
+    model_ref: str | int,
+    version: str,
+    data: DecisionFairnessCreate,
+    *,
+    default_thresholds: dict[str, tuple[str, float]],
+    default_min_group_size: int,
+) -> EvidenceRead:
+    """Assess the decisions a version logged (those whose outcome is known) and store it as evidence.
+
+    Reading sensitive attributes needs ``fairness:read`` in the model's team, as in the log itself;
+    the decisions read are counted in the evidence and the audit trail, never copied into them.
+    """
+    from charter.compute.fairness import compute_statistics
+    from charter.decisions.models import DecisionAttributesRow, DecisionRow
+
+    row = inventory.version_for(session, actor, model_ref, version, P.EVIDENCE_WRITE)
+    authorize(actor, P.FAIRNESS_READ, inventory.scope_of(row.model))
+    stmt = (
+        select(DecisionRow.output, DecisionRow.outcome, DecisionAttributesRow.attributes)
+        .join(DecisionAttributesRow, DecisionAttributesRow.decision_id == DecisionRow.id, isouter=True)
+        .where(DecisionRow.version_id == row.id, DecisionRow.outcome.is_not(None))
+    )
+    if data.since is not None:
+        stmt = stmt.where(DecisionRow.decided_at >= data.since)
+    if data.until is not None:
+        stmt = stmt.where(DecisionRow.decided_at < data.until)
+    rows = session.execute(stmt).all()
+    if not rows:
+        raise InvalidInput(
+            f"Version {row.version} of {row.model.name} has no logged decision with a known outcome in that window."
+        )
+    positive_outcome = data.positive_outcome if data.positive_outcome is not None else data.positive_output
+    columns: dict[str, list[Any]] = {f: [] for f in data.sensitive_features}
+    for _output, _outcome, attributes in rows:
+        for feature in data.sensitive_features:
+            columns[feature].append((attributes or {}).get(feature))
+    stats = compute_statistics(
+        y_true=[outcome == positive_outcome for _o, outcome, _a in rows],
+        y_pred=[output == data.positive_output for output, _o, _a in rows],
+        sensitive_features=columns,
+    )
+    window = f"{data.since or 'the start'} to {data.until or 'now'}"
+    request = FairnessEvidenceCreate(
+        statistics=stats.to_dict(),
+        title=data.title or f"Logged decisions by {' x '.join(data.sensitive_features)}",
+        mode=data.mode,
+        reference_group=data.reference_group,
+        thresholds=data.thresholds,
+        min_group_size=data.min_group_size,
+        n_resamples=data.n_resamples,
+        data_description=f"{len(rows):,} logged decisions with outcomes, {window}",
+        engine="numpy",
+    )
+    return record_fairness(
+        session,
+        actor,
+        row.model_id,
+        row.version,
+        request,
+        default_thresholds=default_thresholds,
+        default_min_group_size=default_min_group_size,
+    )

@@ -119,6 +119,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.RISK_OFFICER: _VIEW
     | {
         P.RISK_WRITE,
+        P.EVIDENCE_WRITE,
         P.RISK_ACCEPT,
         P.COMPLIANCE_WRITE,
         P.POLICY_WRITE,
