@@ -105,13 +105,9 @@ def real_file(name: str) -> Path:
 
     WORKDIR.mkdir(parents=True, exist_ok=True)
     if name == "compas":
-        raw = pd.read_csv(DATA / "compas_two_years.csv")
-        df = raw[
-            raw["days_b_screening_arrest"].between(-30, 30)
-            & (raw["is_recid"] != -1)
-            & (raw["c_charge_degree"] != "O")
-            & raw["score_text"].notna()
-        ]
+        from charter.demo.data import compas_propublica
+
+        df = compas_propublica(DATA)
         df = pd.DataFrame(
             {
                 "race": df["race"],

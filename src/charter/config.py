@@ -15,7 +15,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from charter.errors import ConfigurationError
@@ -26,6 +26,8 @@ KNOWN_WEAK_SECRETS = frozenset(
 )
 MIN_SECRET_BYTES = 32
 ROLE_MAP_HELP = 'a JSON object mapping a group to "role" or "role@team", e.g. {"ml-admins": "admin"}'
+THRESHOLDS_HELP = 'JSON such as {"demographic_parity_ratio": [">=", 0.8]}'
+JSON_SETTING_HELP = {"oidc_role_map": ROLE_MAP_HELP, "fairness_thresholds": THRESHOLDS_HELP}
 
 
 Comparator = Literal[">=", "<=", ">", "<"]
@@ -134,26 +136,16 @@ class Settings(BaseSettings):
     )
     log_level: str = Field(default="INFO", description="log level of the JSON logs on standard error")
 
-    @field_validator("fairness_thresholds", mode="before")
+    @field_validator("oidc_role_map", "fairness_thresholds", mode="before")
     @classmethod
-    def _parse_thresholds(cls, value: object) -> object:
+    def _parse_json_object(cls, value: object, info: ValidationInfo) -> object:
+        """These settings are JSON objects in the environment; an empty value is an empty object."""
         if isinstance(value, str):
             try:
                 value = json.loads(value) if value.strip() else {}
             except json.JSONDecodeError as exc:
-                raise ValueError(
-                    'CHARTER_FAIRNESS_THRESHOLDS must be JSON such as {"demographic_parity_ratio": [">=", 0.8]}'
-                ) from exc
-        return value
-
-    @field_validator("oidc_role_map", mode="before")
-    @classmethod
-    def _parse_role_map(cls, value: object) -> object:
-        if isinstance(value, str):
-            try:
-                value = json.loads(value) if value.strip() else {}
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"CHARTER_OIDC_ROLE_MAP must be {ROLE_MAP_HELP}") from exc
+                name = f"CHARTER_{(info.field_name or '').upper()}"
+                raise ValueError(f"{name} must be {JSON_SETTING_HELP[info.field_name or '']}") from exc
         return value
 
     @model_validator(mode="after")

@@ -9,7 +9,7 @@ Nothing below the router raises ``HTTPException``.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 
 class CharterError(Exception):
@@ -26,6 +26,22 @@ class CharterError(Exception):
         # promotion belongs in the model's history): keys action, resource_type, resource_id,
         # outcome, details. The server's error renderer and the CLI record it in a fresh transaction.
         self.audit: dict[str, Any] | None = None
+
+    def recorded_as(
+        self, action: str, *, resource_type: str, resource_id: str | int, outcome: str, details: dict[str, Any]
+    ) -> Self:
+        """Ask for this refusal to be audited although its transaction rolls back (see ``audit``).
+
+        The event's details get the error's message as ``reason`` (cut to 500 characters).
+        """
+        self.audit = {
+            "action": action,
+            "resource_type": resource_type,
+            "resource_id": str(resource_id),
+            "outcome": outcome,
+            "details": {**details, "reason": self.message[:500]},
+        }
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {"code": self.code, "message": self.message}

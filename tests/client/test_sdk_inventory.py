@@ -7,7 +7,6 @@ promotable.
 
 from __future__ import annotations
 
-import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -99,7 +98,6 @@ def test_a_malicious_pickle_uploaded_from_the_sdk_is_never_promotable(people: tu
     owner.register_model("churn", team="credit-risk")
     owner.create_version("churn", "1")
     payload = malicious_pickle_bytes()
-    assert b"system" in payload and pickle.DEFAULT_PROTOCOL >= 4
     import io
 
     flagged = owner.upload_artifact("churn", "1", io.BytesIO(payload), path="weights/model.pkl")

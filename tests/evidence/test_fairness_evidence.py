@@ -3,7 +3,6 @@ the CLI on Parquet with each engine, the model card, the history, and against Fa
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -17,28 +16,16 @@ from typer.testing import CliRunner
 
 from charter.cli.main import app as cli
 from charter.compute.fairness import compute_statistics, fairness_metrics
+from charter.demo.models import compas_tool_decisions
 from tests.conftest import Factory
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "compas_two_years.csv"
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
 def compas() -> dict[str, np.ndarray]:
     """ProPublica's slice: two-year recidivism, the tool's Medium/High decision, race."""
-    with DATA.open(newline="") as f:
-        rows = [
-            r
-            for r in csv.DictReader(f)
-            if r["days_b_screening_arrest"] not in ("", "nan")
-            and -30 <= float(r["days_b_screening_arrest"]) <= 30
-            and r["is_recid"] != "-1"
-            and r["c_charge_degree"] != "O"
-            and r["score_text"] != "N/A"
-        ]
-    return {
-        "two_year_recid": np.array([int(r["two_year_recid"]) for r in rows]),
-        "high_risk": np.array([int(r["score_text"] in ("Medium", "High")) for r in rows]),
-        "race": np.array([r["race"] for r in rows]),
-    }
+    truth, decision, race = compas_tool_decisions(DATA)
+    return {"two_year_recid": truth, "high_risk": decision, "race": race}
 
 
 @pytest.fixture
@@ -107,6 +94,11 @@ def test_thresholds_from_the_call_and_bad_statistics(client: TestClient, people:
     broken = {"statistics": {"features": ["race"], "groups": [["a"]], "confusion": [[1, 2]], "rows": [3]}}
     refused = client.post(URL + "/fairness", json=broken, headers=people["mateo"])
     assert refused.status_code == 422 and "statistics" in refused.json()["error"]["message"]
+    negative = stats.to_dict()
+    negative["confusion"][0][0][0] = -1.0  # would otherwise reach the bootstrap and fail there
+    assert client.post(URL + "/fairness", json={"statistics": negative}, headers=people["mateo"]).status_code == 422
+    mangled = {**stats.to_dict(), "groups": "xy"}
+    assert client.post(URL + "/fairness", json={"statistics": mangled}, headers=people["mateo"]).status_code == 422
     assert len(client.get(URL, headers=people["mateo"]).json()) == 1  # nothing stored for the refusal
 
 

@@ -19,6 +19,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from charter.config import Settings
+from charter.demo.data import ADULT, COMPAS, compas_propublica
 from charter.identity import auth
 from charter.identity.service import get_principal
 from charter.inventory import artifacts, service
@@ -30,9 +31,6 @@ from charter.inventory.schemas import (
     VersionCreate,
 )
 from charter.security.principal import Principal
-
-ADULT = "adult.csv"
-COMPAS = "compas_two_years.csv"
 
 
 @dataclass(frozen=True)
@@ -112,16 +110,9 @@ def train_adult(data: Path) -> Trained:
 
 
 def _propublica_rows(data: Path) -> list[dict[str, str]]:
-    """COMPAS rows kept by ProPublica's methodology (see shared/data/README.md): 6,172 of 7,214."""
-    return [
-        r
-        for r in _read(data / COMPAS)
-        if r["days_b_screening_arrest"] not in ("", "nan")
-        and -30 <= float(r["days_b_screening_arrest"]) <= 30
-        and r["is_recid"] != "-1"
-        and r["c_charge_degree"] != "O"
-        and r["score_text"] != "N/A"
-    ]
+    """ProPublica's COMPAS slice (``charter.demo.data.compas_propublica``) as rows of text, like ``_read``."""
+    frame = compas_propublica(data)
+    return [{k: str(v) for k, v in row.items()} for row in frame.to_dict("records")]
 
 
 def train_compas(data: Path) -> Trained:
@@ -407,10 +398,10 @@ def _log_decisions(
     from datetime import UTC, datetime, timedelta
 
     from charter.decisions import service as decisions
-    from charter.decisions.pseudonyms import DecisionKeys
+    from charter.decisions.pseudonyms import keys_for
     from charter.decisions.schemas import DecisionBatch, DecisionIn, Explanation, Outcome
 
-    keys = DecisionKeys.from_secret(settings.secret)
+    keys = keys_for(settings.secret)
     start = datetime.now(UTC) - timedelta(days=30)
     batch = [
         DecisionIn(

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from charter import __version__
 from charter.audit import service as audit
@@ -24,6 +24,8 @@ from charter.security.permissions import Permission
 from charter.security.principal import Principal, authorize
 
 P = Permission
+MAX_GROUPS = 10_000
+MAX_BINS = 10_000
 
 
 def _read(row: EvidenceRow, version: ModelVersionRow, *, body: bool) -> EvidenceRead:
@@ -97,14 +99,22 @@ def record(
 
 
 def list_evidence(
-    session: Session, actor: Principal, model_ref: str | int, version: str, *, kind: str | None = None
+    session: Session,
+    actor: Principal,
+    model_ref: str | int,
+    version: str,
+    *,
+    kind: str | None = None,
+    bodies: bool = False,
 ) -> list[EvidenceRead]:
-    """Newest first, without bodies."""
+    """Newest first; the full results only with ``bodies`` (otherwise they are not even read)."""
     row = inventory.version_for(session, actor, model_ref, version, P.MODEL_READ)
     stmt = select(EvidenceRow).where(EvidenceRow.version_id == row.id).order_by(EvidenceRow.id.desc())
+    if not bodies:
+        stmt = stmt.options(defer(EvidenceRow.body))
     if kind:
         stmt = stmt.where(EvidenceRow.kind == kind)
-    return [_read(e, row, body=False) for e in session.scalars(stmt)]
+    return [_read(e, row, body=bodies) for e in session.scalars(stmt)]
 
 
 def read_evidence(
@@ -135,6 +145,12 @@ def record_fairness(
         stats = GroupStats.from_dict(data.statistics)
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidInput(f"The statistics are not a valid GroupStats: {exc}") from exc
+    # The bootstrap costs groups x bins x resamples: bound what one request may ask for.
+    if len(stats.groups) > MAX_GROUPS or (stats.bins or 0) > MAX_BINS:
+        raise InvalidInput(
+            f"The statistics have {len(stats.groups):,} groups and {stats.bins or 0:,} score bins; "
+            f"at most {MAX_GROUPS:,} groups and {MAX_BINS:,} bins are accepted."
+        )
     thresholds = dict(data.thresholds) if data.thresholds is not None else dict(default_thresholds)
     result = fairness_metrics(
         stats,

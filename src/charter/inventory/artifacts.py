@@ -33,7 +33,7 @@ from charter.audit import service as audit
 from charter.compute.crypto import envelope, signing
 from charter.compute.scan import ScanLimits, ScanReport, scan_file
 from charter.config import Settings
-from charter.errors import Conflict, InvalidInput, NotFound, SignatureInvalid
+from charter.errors import CharterError, Conflict, InvalidInput, NotFound, SignatureInvalid
 from charter.inventory import lifecycle, service
 from charter.inventory.models import ArtifactRow, BlobRow, ModelVersionRow
 from charter.inventory.schemas import ArtifactRead
@@ -232,14 +232,13 @@ def upload(
             f"{name} was refused: " + "; ".join(f"{f.member or f.file}: {f.message}" for f in refusing),
             details={"findings": _finding_dicts(report)},
         )
-        error.audit = {
-            "action": "artifact.upload",
-            "resource_type": service.RESOURCE,
-            "resource_id": str(row.model_id),
-            "outcome": "failed",
-            "details": {"version": row.version, "path": name, "reason": error.message[:500]},
-        }
-        raise error
+        raise error.recorded_as(
+            "artifact.upload",
+            resource_type=service.RESOURCE,
+            resource_id=row.model_id,
+            outcome="failed",
+            details={"version": row.version, "path": name},
+        )
     blob = _store_blob(session, protection, plaintext)
     file_format = report.files[0].format if report.files else None
     artifact = next((a for a in row.artifacts if a.path == name), None)
@@ -380,8 +379,6 @@ class VersionVerification:
 
 def verify_stored(protection: Protection, row: ModelVersionRow) -> VersionVerification:
     """Decrypt every stored file as it streams, hash it, and check the signature over the result."""
-    from charter.errors import CharterError
-
     digests: dict[str, str] = {}
     files: list[FileCheck] = []
     problems: list[str] = []
@@ -457,14 +454,13 @@ def open_download(
     try:
         check_manifest(protection, row)
     except SignatureInvalid as exc:
-        exc.audit = {
-            "action": "artifact.download",
-            "resource_type": service.RESOURCE,
-            "resource_id": str(row.model_id),
-            "outcome": "failed",
-            "details": {"version": row.version, "path": artifact.path, "reason": exc.message[:500]},
-        }
-        raise
+        raise exc.recorded_as(
+            "artifact.download",
+            resource_type=service.RESOURCE,
+            resource_id=row.model_id,
+            outcome="failed",
+            details={"version": row.version, "path": artifact.path},
+        ) from None
     audit.record(
         session,
         actor,

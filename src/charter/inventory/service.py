@@ -25,6 +25,7 @@ from charter.identity.models import TeamRow
 from charter.identity.service import get_team, team_names
 from charter.inventory import cards, lifecycle
 from charter.inventory.models import (
+    ArtifactRow,
     DatasetRow,
     ModelRow,
     ModelVersionRow,
@@ -376,7 +377,7 @@ def set_risk_tier(session: Session, actor: Principal, ref: str | int, tier: str 
 # -- versions ---------------------------------------------------------------------------------------
 
 
-def artifact_read(row: Any) -> ArtifactRead:
+def artifact_read(row: ArtifactRow) -> ArtifactRead:
     return ArtifactRead(
         path=row.path,
         digest=row.digest,
@@ -571,14 +572,9 @@ def promote(
     def refuse(error: CharterError, outcome: str = "denied") -> None:
         # The request's transaction is rolled back; the error carries its audit event so that the
         # refusal is recorded in a transaction of its own (see ``CharterError.audit``).
-        error.audit = {
-            "action": "version.promote",
-            "resource_type": RESOURCE,
-            "resource_id": str(model.id),
-            "outcome": outcome,
-            "details": {**base, "reason": error.message},
-        }
-        raise error
+        raise error.recorded_as(
+            "version.promote", resource_type=RESOURCE, resource_id=model.id, outcome=outcome, details=base
+        )
 
     needed = lifecycle.permissions_for(source, target)
     if needed is None:

@@ -108,21 +108,22 @@ def _model_page(
 
     fairness = []
     if current:
-        for item in evidence.list_evidence(ctx.session, ctx.principal, name, current.version, kind="fairness"):
-            full = evidence.read_evidence(ctx.session, ctx.principal, name, current.version, item.id)
-            assert full.body is not None
+        for item in evidence.list_evidence(
+            ctx.session, ctx.principal, name, current.version, kind="fairness", bodies=True
+        ):
+            assert item.body is not None
             fairness.append(
-                {"evidence": full, "body": full.body, "chart": charts.embed(charts.fairness_bars(full.body))}
+                {"evidence": item, "body": item.body, "chart": charts.embed(charts.fairness_bars(item.body))}
             )
     row = service.get_model_row(ctx.session, model.id)
     scope = service.scope_of(row)
     decisions = None
     if current and ctx.principal.can(P.DECISION_READ, scope):
         from charter.decisions import service as decision_log
-        from charter.decisions.pseudonyms import DecisionKeys
+        from charter.decisions.pseudonyms import keys_for
         from charter.decisions.schemas import DecisionFilter
 
-        keys = DecisionKeys.from_secret(ctx.state.settings.secret)
+        keys = keys_for(ctx.state.settings.secret)
         decisions = decision_log.list_decisions(
             ctx.session, ctx.principal, name, DecisionFilter(version=current.version), keys=keys, limit=10
         ).items

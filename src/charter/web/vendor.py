@@ -32,25 +32,30 @@ def _path(package: str, relative: str) -> Path:
 
 
 @functools.cache
-def plotly_css() -> str:
-    """Plotly's base style rules as CSS (an empty sheet if a future bundle stops holding them)."""
+def _plotly_styles() -> tuple[str, tuple[str, ...]]:
+    """Read the bundle once: its base rules as CSS, and the ids that guard its other style injections."""
     text = _path(*PLOTLY).read_text(encoding="utf-8")
+    rules = []
     start = _RULES_START.search(text)
-    if start is None:
-        return ""
-    rules, at = [], start.start() + 1
-    while (match := _PAIR.match(text, at)) is not None:
-        selector = match.group(1).replace("X", _PLOT).replace("Y", _NOTIFIER)
-        body = match.group(2) if match.group(2) is not None else match.group(3)
-        rules.append(f"{selector} {{{body}}}")
-        at = match.end()
-    return "\n".join(rules) + "\n"
+    if start is not None:  # a future bundle that stops holding them gets an empty sheet
+        at = start.start() + 1
+        while (match := _PAIR.match(text, at)) is not None:
+            selector = match.group(1).replace("X", _PLOT).replace("Y", _NOTIFIER)
+            body = match.group(2) if match.group(2) is not None else match.group(3)
+            rules.append(f"{selector} {{{body}}}")
+            at = match.end()
+    css = "\n".join(rules) + "\n" if rules else ""
+    return css, tuple(_GUARDED_STYLE.findall(text))
 
 
-@functools.cache
+def plotly_css() -> str:
+    """Plotly's base style rules as CSS."""
+    return _plotly_styles()[0]
+
+
 def plotly_style_guards() -> tuple[str, ...]:
     """Ids whose presence in the page stops the bundle injecting ``<style>`` for map styles Charter never uses."""
-    return tuple(_GUARDED_STYLE.findall(_path(*PLOTLY).read_text(encoding="utf-8")))
+    return _plotly_styles()[1]
 
 
 class VendorFiles:

@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 
 from charter.compute.fairness import FairnessResult, assess
+from charter.demo.data import compas_propublica
 
 fairlearn_metrics = pytest.importorskip("fairlearn.metrics")
 sklearn_metrics = pytest.importorskip("sklearn.metrics")
@@ -55,13 +56,8 @@ def _need(path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def compas() -> pd.DataFrame:
-    df = pd.read_csv(_need(DATA / "compas_two_years.csv"))
-    df = df[
-        df.days_b_screening_arrest.between(-30, 30)
-        & (df.is_recid != -1)
-        & (df.c_charge_degree != "O")
-        & (df.score_text != "N/A")
-    ].reset_index(drop=True)
+    _need(DATA / "compas_two_years.csv")
+    df = compas_propublica(DATA)
     assert len(df) == 6172  # ProPublica's count
     df["pred"] = df.score_text.isin(["Medium", "High"]).astype(int)
     return df

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from charter.cli import fairness as command
 from charter.compute.fairness import DEFAULT_MIN_GROUP_SIZE, assess
+from charter.demo.data import compas_propublica
 
 DATA = Path(__file__).resolve().parents[4] / "shared" / "data"
 runner = CliRunner()
@@ -48,8 +49,7 @@ def compas_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     source = DATA / "compas_two_years.csv"
     if not source.exists():
         pytest.skip(f"{source} is not there")
-    df = pd.read_csv(source)
-    df = df[df.days_b_screening_arrest.between(-30, 30) & (df.is_recid != -1) & (df.c_charge_degree != "O")]
+    df = compas_propublica(DATA)
     df = df.assign(pred=df.score_text.isin(["Medium", "High"]).astype(int), score=df.decile_score / 10)
     path = tmp_path_factory.mktemp("cli") / "compas.csv"
     df.to_csv(path, index=False)

@@ -24,6 +24,7 @@ import pytest
 
 from charter.compute.fairness.engines.duckdb_engine import statistics_duckdb
 from charter.compute.fairness.stats import DEFAULT_BINS, GroupStats, score_bin
+from charter.demo.data import compas_propublica
 from charter.errors import InvalidInput
 
 DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
@@ -173,14 +174,7 @@ def assert_same(got: GroupStats, want: GroupStats) -> None:
 
 def compas_frame() -> pd.DataFrame:
     """COMPAS with ProPublica's filter (6,172 rows); prediction: score_text Medium or High."""
-    raw = pd.read_csv(DATA / "compas_two_years.csv")
-    df = raw[
-        raw["days_b_screening_arrest"].between(-30, 30)
-        & (raw["is_recid"] != -1)
-        & (raw["c_charge_degree"] != "O")
-        & raw["score_text"].notna()
-        & (raw["score_text"] != "N/A")
-    ].reset_index(drop=True)
+    df = compas_propublica(DATA)
     df = df[["race", "sex", "age_cat", "two_year_recid", "decile_score", "score_text"]].copy()
     df["high_risk"] = df["score_text"].isin(["Medium", "High"]).astype(np.int64)
     df["recid_text"] = np.where(df["two_year_recid"] == 1, "yes", "no")

@@ -47,6 +47,9 @@ class GroupStats:
             raise ValueError("score histograms must have shape (groups, 2, bins)")
         if any(len(label) != len(self.features) for label in self.groups):
             raise ValueError("every group label needs one value per sensitive feature")
+        counts = [self.confusion, self.rows] + ([] if self.score_hist is None else [self.score_hist])
+        if any(not np.all(np.isfinite(c)) or bool((c < 0).any()) for c in counts):
+            raise ValueError("statistics must be finite, non-negative counts and weights")
         if list(self.groups) != sorted(self.groups, key=_sort_key) or len(set(self.groups)) != g:
             raise ValueError("groups must be unique and in canonical order (use GroupStats.build)")
 
@@ -126,6 +129,9 @@ class GroupStats:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GroupStats:
         hist = data.get("score_hist")
+        groups = data["groups"]
+        if not isinstance(groups, list) or not all(isinstance(label, list) for label in groups):
+            raise ValueError("groups must be a list of label lists, one value per sensitive feature")
         return cls.build(
             data["features"],
             [tuple(label) for label in data["groups"]],
