@@ -106,6 +106,7 @@ def make_settings(home: Path, db_url: str, **overrides: object) -> Settings:
         "home": home,
         "database_url": db_url,
         "audit_checkpoint_interval": 0,
+        "worker_interval": 0,  # tests run the monitoring worker's rounds themselves
         "password_min_length": 12,
         **overrides,
     }

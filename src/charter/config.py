@@ -15,10 +15,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic import Field, SecretStr, StringConstraints, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from charter.errors import ConfigurationError
+from charter.incidents.lifecycle import DEFAULT_RESPONSE_SLAS, DURATION_PATTERN, Severity
 
 #: Values people paste from tutorials; never acceptable as a production secret.
 KNOWN_WEAK_SECRETS = frozenset(
@@ -27,7 +28,12 @@ KNOWN_WEAK_SECRETS = frozenset(
 MIN_SECRET_BYTES = 32
 ROLE_MAP_HELP = 'a JSON object mapping a group to "role" or "role@team", e.g. {"ml-admins": "admin"}'
 THRESHOLDS_HELP = 'JSON such as {"demographic_parity_ratio": [">=", 0.8]}'
-JSON_SETTING_HELP = {"oidc_role_map": ROLE_MAP_HELP, "fairness_thresholds": THRESHOLDS_HELP}
+SLAS_HELP = 'JSON such as {"SEV1": "15m", "SEV2": "1h", "SEV3": "4h", "SEV4": "1bd"} (units s, m, h, d, bd)'
+JSON_SETTING_HELP = {
+    "oidc_role_map": ROLE_MAP_HELP,
+    "fairness_thresholds": THRESHOLDS_HELP,
+    "incident_response_slas": SLAS_HELP,
+}
 
 
 Comparator = Literal[">=", "<=", ">", "<"]
@@ -124,6 +130,43 @@ class Settings(BaseSettings):
         default=30, ge=1, description="groups with fewer rows are reported as too small, not used in aggregates"
     )
 
+    # Transparency log of automated decisions
+    decision_store: Literal["database", "parquet"] = Field(
+        default="database",
+        description="where logged decisions are kept: `database` (moderate volume) or `parquet` (high volume: "
+        "files partitioned by model and date, read back with DuckDB or Spark; see docs/decisions.md)",
+    )
+    decision_log_dir: Path | None = Field(
+        default=None, description="folder of the Parquet decision log; default `$CHARTER_HOME/decision-log`"
+    )
+
+    # Incidents
+    incident_response_slas: Annotated[
+        dict[Severity, Annotated[str, StringConstraints(pattern=DURATION_PATTERN)]], NoDecode
+    ] = Field(
+        default_factory=lambda: dict(DEFAULT_RESPONSE_SLAS),
+        description="time to triage an incident, per severity, JSON: "
+        '{"SEV1": "15m", "SEV2": "1h", "SEV3": "4h", "SEV4": "1bd"} (the default; units s, m, h, d, '
+        "bd = business days Mon-Fri); a severity left out keeps its default",
+    )
+
+    # Monitoring worker and notifications
+    worker_interval: int = Field(
+        default=30,
+        ge=0,
+        description="seconds between the in-process worker's rounds in `charter serve`; 0: off "
+        "(run `charter worker` instead)",
+    )
+    notification_max_attempts: int = Field(
+        default=8, ge=1, le=100, description="attempts to deliver a notification before it is dead-lettered"
+    )
+    smtp_host: str | None = Field(default=None, description="SMTP server for e-mail notifications")
+    smtp_port: int = Field(default=25, ge=1, le=65_535, description="SMTP port")
+    smtp_from: str = Field(default="charter@localhost", description="sender address of e-mail notifications")
+    smtp_username: str | None = Field(default=None, description="SMTP user, if the server needs a login")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password")
+    smtp_starttls: bool = Field(default=False, description="upgrade the SMTP connection with STARTTLS")
+
     demo_data: Path | None = Field(
         default=None,
         description="folder holding adult.csv and compas_two_years.csv for `charter demo`; "
@@ -136,7 +179,7 @@ class Settings(BaseSettings):
     )
     log_level: str = Field(default="INFO", description="log level of the JSON logs on standard error")
 
-    @field_validator("oidc_role_map", "fairness_thresholds", mode="before")
+    @field_validator("oidc_role_map", "fairness_thresholds", "incident_response_slas", mode="before")
     @classmethod
     def _parse_json_object(cls, value: object, info: ValidationInfo) -> object:
         """These settings are JSON objects in the environment; an empty value is an empty object."""
@@ -180,6 +223,10 @@ class Settings(BaseSettings):
     @property
     def effective_artifact_store(self) -> str:
         return self.artifact_store or str(self.home / "artifacts")
+
+    @property
+    def effective_decision_log_dir(self) -> Path:
+        return self.decision_log_dir or self.home / "decision-log"
 
     @property
     def effective_database_url(self) -> str:

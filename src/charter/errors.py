@@ -9,6 +9,7 @@ Nothing below the router raises ``HTTPException``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar, Self
 
 
@@ -180,3 +181,9 @@ class KeyUnavailable(ConfigurationError):
 
     code = "key_unavailable"
     status = 500
+
+
+def named_list(items: Sequence[str], most: int = 20) -> str:
+    """``a, b and 3 more``: enough of a list to act on, not a 10,000-item message."""
+    shown = ", ".join(items[:most])
+    return shown + (f" and {len(items) - most} more" if len(items) > most else "")

@@ -217,6 +217,39 @@ def test_demo_seeds_an_organisation_whose_printed_credentials_work(env: Settings
         # ... and the decisions behind the replica are in the log, race readable by the risk officer.
         logged = client.get("/api/v1/models/reoffence-risk/decisions?limit=5", headers=rosa).json()["items"]
         assert len(logged) == 5 and all(d["sensitive_attributes"]["race"] for d in logged)
+        # Monitoring: the drifting feed raised a drift alert, which opened a SEV3 incident ...
+        assert "Monitoring: " in output
+        firing = client.get("/api/v1/alerts", params={"status": "firing"}, headers=rosa).json()["items"]
+        drift = next(a for a in firing if a["monitor"] == "input-drift")
+        assert drift["severity"] == "SEV3" and drift["value"] >= 0.25  # the share of drifted inputs
+        incident = client.get(f"/api/v1/incidents/{drift['incident_id']}", headers=rosa).json()
+        assert incident["severity"] == "SEV3" and incident["source"] == "monitoring_alert"
+        assert incident["models"][0]["model"] == "credit-eligibility"
+        # ... the accuracy dip breaches its floor, and the unsent GDPR report's 72 hours have run out.
+        assert any(a["monitor"] == "accuracy-floor" for a in firing)
+        late = [a for a in firing if a["source"] == "incident_clock" and "gdpr_breach" in a["title"]]
+        assert len(late) == 1
+        breach = client.get(f"/api/v1/incidents/{late[0]['incident_id']}", headers=rosa).json()
+        assert any(c["regime"] == "gdpr_breach" and c["overdue"] for c in breach["clocks"])
+        # Governance: the enforced fairness policy refuses the replica's move to production, naming the
+        # failed rule; a 30-day waiver from the risk officer lets it through; both are in the trail.
+        token = client.post("/api/v1/auth/token", data={"username": "mateo", "password": passwords["mateo"]})
+        mateo = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        promote = "/api/v1/models/reoffence-risk/versions/0.1.0/promote"
+        refused = client.post(promote, json={"stage": "production"}, headers=mateo)
+        assert refused.status_code == 409, refused.text
+        assert "high-risk-fairness/disparate-impact" in refused.json()["error"]["message"]
+        waiver = {"rule": "disparate-impact", "model": "reoffence-risk", "days": 30, "reason": "Research replica only"}
+        granted = client.post("/api/v1/policies/high-risk-fairness/waivers", json=waiver, headers=rosa)
+        assert granted.status_code == 201, granted.text
+        moved = client.post(promote, json={"stage": "production"}, headers=mateo)
+        assert moved.status_code == 200, moved.text
+        assert moved.json()["stage"] == "production"
+        token = client.post("/api/v1/auth/token", data={"username": "aditi", "password": passwords["aditi"]})
+        aditi = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        trail = client.get("/api/v1/audit/events", params={"limit": 500}, headers=aditi).json()["items"]
+        actions = [e["action"] for e in trail]
+        assert "waiver.grant" in actions and "version.promote" in actions
         client.app.state.charter.db.dispose()  # type: ignore[attr-defined]
     again = run("demo", "--no-serve")
     assert "Demo accounts" not in again  # seeded once

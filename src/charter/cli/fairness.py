@@ -1,12 +1,19 @@
-"""``charter fairness``: a fairness assessment of a CSV or Parquet file of predictions. No server,
-database or settings: it reads the file, prints the numbers and checks them against default bounds."""
+"""``charter fairness``: a fairness assessment of a CSV or Parquet file of predictions, or of a SQL
+query's result. No server, database or settings: it reads the data, prints the numbers and checks
+them against default bounds.
+
+``sql_source``, ``read_plan`` and ``ReadProgress`` decide where a command's data comes from, how
+it is read (in chunks? with a progress bar?) and draw the bar; ``charter assess fairness`` uses
+them too.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import typer
 from rich.markup import escape
@@ -14,9 +21,21 @@ from rich.table import Table
 
 from charter.cli.context import console, err, fail, handle_errors
 
+if TYPE_CHECKING:
+    from charter.compute.fairness import SqlQuery
+    from charter.errors import InvalidInput
+
 # Files larger than this are read in chunks (with a progress bar on a terminal): constant memory.
 CHUNK_BYTES = 256 << 20
 CHUNK_ROWS = 1_000_000
+SQL_HELP = (
+    "A query whose result columns are the data, instead of a file. Run by DuckDB in process (it reads files: "
+    "read_parquet('dir/**/*.parquet', hive_partitioning=true)), or with --db by that database."
+)
+DB_HELP = (
+    "With --sql: the SQLAlchemy URL of the SQLite file or PostgreSQL database to run it on (sqlite:///path.db, "
+    "postgresql://user@host/db); its rows stream in batches over a read-only connection (numpy engine)."
+)
 # Per-group columns of the table, in order (the JSON has every rate).
 _GROUP_COLUMNS = (
     ("selection_rate", "select"),
@@ -49,7 +68,7 @@ def register(app: typer.Typer) -> None:
 
 @handle_errors
 def fairness(
-    path: Path = typer.Argument(..., help="A CSV or Parquet file with one row per prediction."),
+    path: Path | None = typer.Argument(None, help="A CSV or Parquet file with one row per prediction (or --sql)."),
     label: str = typer.Option(..., "--label", help="Column of true labels."),
     pred: str = typer.Option(..., "--pred", help="Column of predicted labels (same labels as --label, or 0/1)."),
     sensitive: str = typer.Option(..., "--sensitive", help="Sensitive feature column(s), comma-separated."),
@@ -71,82 +90,148 @@ def fairness(
     resamples: int = typer.Option(1000, "--resamples", min=0, help="Bootstrap resamples for the intervals (0: none)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap."),
     output: Literal["table", "json"] = typer.Option("table", "--format", help="table (Rich) or json."),
+    sql: str | None = typer.Option(None, "--sql", help=SQL_HELP),
+    db: str | None = typer.Option(None, "--db", help=DB_HELP),
 ) -> None:
     """Fairness of a model's predictions by group: rates per group, disparities (demographic parity,
     equal opportunity, equalized odds, ...) with bootstrap intervals, and pass/fail against default
-    bounds (four-fifths rule, differences <= 0.1). Exit 0; 2 for a missing file or column."""
+    bounds (four-fifths rule, differences <= 0.1). The data is PATH or the result of --sql. Exit 0;
+    2 for a missing file or column, or a query that cannot run."""
     from charter.compute.fairness import DEFAULT_MIN_GROUP_SIZE, DEFAULT_THRESHOLDS, assess  # NumPy: only now
     from charter.compute.fairness.inputs import file_columns
     from charter.errors import InvalidInput
 
+    query = sql_source(path, sql, db, path_name="PATH")
     features = [name.strip() for name in sensitive.split(",") if name.strip()]
+    if path is not None:
+        try:
+            available = file_columns(path)
+        except FileNotFoundError as exc:
+            raise fail(str(exc), 2) from exc
+        except InvalidInput as exc:
+            raise fail(exc.message, 2) from exc
+        for column in [label, pred, *features, score, weight]:
+            if column is not None and column not in available:
+                raise fail(f"column {column!r} not found in {path}; available columns: {', '.join(available)}", 2)
+    plan = read_plan(path, engine)
     try:
-        available = file_columns(path)
-    except FileNotFoundError as exc:
-        raise fail(str(exc), 2) from exc
+        with ReadProgress(plan.bar) as progress:
+            result = assess(
+                query if query is not None else str(path),
+                y_true=label,
+                y_pred=pred,
+                sensitive_features=features,
+                scores=score,
+                sample_weight=weight,
+                positive_label=positive_label,
+                engine=engine,
+                chunk_rows=plan.chunk_rows,
+                progress=progress,
+                mode=mode or ("reference" if reference is not None else "all_groups"),
+                reference_group=reference,
+                min_group_size=DEFAULT_MIN_GROUP_SIZE if min_group_size is None else min_group_size,
+                thresholds=DEFAULT_THRESHOLDS,
+                n_resamples=resamples,
+                seed=seed,
+                fingerprint=None,
+            )
     except InvalidInput as exc:
-        raise fail(exc.message, 2) from exc
-    for column in [label, pred, *features, score, weight]:
-        if column is not None and column not in available:
-            raise fail(f"column {column!r} not found in {path}; available columns: {', '.join(available)}", 2)
-    chunked = engine == "numpy" and path.stat().st_size > CHUNK_BYTES
-    with _progress(chunked and err.is_terminal) as progress:
-        result = assess(
-            str(path),
-            y_true=label,
-            y_pred=pred,
-            sensitive_features=features,
-            scores=score,
-            sample_weight=weight,
-            positive_label=positive_label,
-            engine=engine,
-            chunk_rows=CHUNK_ROWS if chunked else None,
-            progress=progress,
-            mode=mode or ("reference" if reference is not None else "all_groups"),
-            reference_group=reference,
-            min_group_size=DEFAULT_MIN_GROUP_SIZE if min_group_size is None else min_group_size,
-            thresholds=DEFAULT_THRESHOLDS,
-            n_resamples=resamples,
-            seed=seed,
-            fingerprint=None,
-        )
+        if query is not None and is_source_error(exc):  # as for a missing file or column
+            raise fail(exc.message, 2) from exc
+        raise
     if output == "json":
         typer.echo(json.dumps(result.to_dict(), indent=2))
     else:
-        print_result_dict(result.to_dict(), source=path.name)
+        print_result_dict(result.to_dict(), source=query.describe() if query is not None else Path(str(path)).name)
 
 
-class _progress:
-    """A Rich progress bar on stderr while chunks are read (a no-op callback when not on a terminal)."""
+def sql_source(path: Path | None, sql: str | None, db: str | None, *, path_name: str) -> SqlQuery | None:
+    """The query of ``--sql`` (on ``--db``), or None when the data is a file: exactly one of them (else exit 2)."""
+    if (path is None) == (sql is None):
+        raise fail(f"Give either {path_name} or --sql (exactly one of them).", 2)
+    if db is not None and sql is None:
+        raise fail("--db names the database a --sql query runs on: give --sql too.", 2)
+    if sql is None:
+        return None
+    from charter.compute.fairness import SqlQuery
+    from charter.errors import InvalidInput
 
-    def __init__(self, show: bool) -> None:
+    try:
+        return SqlQuery(sql, url=db)
+    except InvalidInput as exc:
+        raise fail(exc.message, 2) from exc
+
+
+def is_source_error(exc: InvalidInput) -> bool:
+    """The query could not run or lacks a column (rather than: its data break a rule, say labels that
+    are not binary)."""
+    from charter.compute.fairness.sql import SOURCE_ERROR
+
+    return exc.details.get("source") == SOURCE_ERROR["source"] or "available" in exc.details
+
+
+@dataclass(frozen=True)
+class ReadPlan:
+    """How a command reads its data: ``chunk_rows`` (None: whole, or a query in its own batches), and
+    whether it draws a progress bar."""
+
+    chunk_rows: int | None
+    bar: bool
+
+
+def read_plan(path: Path | None, engine: str) -> ReadPlan:
+    """Chunks for a file over ``CHUNK_BYTES`` read by the numpy engine, with a bar on a terminal.
+
+    A query (``path`` None) is always read in batches by the numpy engine and its size is unknown
+    until it has been read, so it gets the bar on a terminal (counting rows). The DuckDB and Spark
+    engines read out of core by themselves and report no progress.
+    """
+    if engine != "numpy":
+        return ReadPlan(None, False)
+    if path is None:
+        return ReadPlan(None, err.is_terminal)
+    large = path.is_file() and path.stat().st_size > CHUNK_BYTES
+    return ReadPlan(CHUNK_ROWS if large else None, large and err.is_terminal)
+
+
+class ReadProgress:
+    """A Rich progress bar on stderr while chunks are read: entering gives the engines' ``progress``
+    callback (``None`` without a bar). Without a bar, ``status`` (when given) shows as a spinner."""
+
+    def __init__(self, show: bool, *, status: str | None = None) -> None:
         self.show = show
-        self.bar: Any = None
+        self.status = status
+        self.live: Any = None
         self.task: Any = None
 
     def __enter__(self) -> Any:
         if not self.show:
+            if self.status is not None:
+                self.live = err.status(self.status)
+                self.live.__enter__()
             return None
         from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 
-        self.bar = Progress(
-            TextColumn("reading"),
+        self.live = Progress(
+            TextColumn("{task.description}"),
             BarColumn(),
             TaskProgressColumn(),
             TimeRemainingColumn(),
             console=err,
             transient=True,
         )
-        self.bar.__enter__()
-        self.task = self.bar.add_task("read", total=None)
+        self.live.__enter__()
+        self.task = self.live.add_task("reading", total=None)
         return self.update
 
-    def update(self, done: int, total: int) -> None:
-        self.bar.update(self.task, completed=done, total=total)
+    def update(self, done: int, total: int | None) -> None:
+        """``done`` of ``total`` rows or bytes; ``total`` None when unknown (a query: the rows so far)."""
+        description = "reading" if total is not None else f"reading: {done:,} rows"
+        self.live.update(self.task, completed=done, total=total, description=description)
 
     def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(*exc)
+        if self.live is not None:
+            self.live.__exit__(*exc)
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:

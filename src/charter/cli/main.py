@@ -5,7 +5,21 @@ from __future__ import annotations
 import typer
 
 from charter import __version__
-from charter.cli import assess, audit, db, fairness, models, scan, server, users
+from charter.cli import (
+    assess,
+    audit,
+    db,
+    drift,
+    fairness,
+    incidents,
+    metrics,
+    models,
+    monitoring,
+    policies,
+    scan,
+    server,
+    users,
+)
 
 app = typer.Typer(
     name="charter",
@@ -42,8 +56,14 @@ app.add_typer(models.model_app, name="model")
 app.add_typer(models.dataset_app, name="dataset")
 app.add_typer(models.keys_app, name="keys")
 app.add_typer(assess.app, name="assess")
+app.add_typer(incidents.app, name="incident")
+app.add_typer(metrics.app, name="metrics")
+app.add_typer(monitoring.app, name="monitor")
+app.command("worker")(monitoring.worker_command)
+app.add_typer(policies.app, name="policy")
 scan.register(app)
 fairness.register(app)
+drift.register(app)
 
 
 def main() -> None:

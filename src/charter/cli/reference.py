@@ -6,6 +6,7 @@ regenerate them; a test fails when the committed pages fall behind the code.
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import Any
 
@@ -68,8 +69,11 @@ def render_settings() -> str:
         "| --- | --- | --- |",
     ]
     for name, field in Settings.model_fields.items():
-        if field.default_factory is not None:
-            default = "{}" if name == "oidc_role_map" else "`~/.charter`"
+        if name == "home":  # computed from the user running it
+            default = "`~/.charter`"
+        elif field.default_factory is not None:
+            made = field.default_factory()  # type: ignore[call-arg]
+            default = f"`{json.dumps(made, separators=(',', ':'))}`".replace("|", "/")
         else:
             default = "" if field.default is None else f"`{field.default}`"
         lines.append(f"| `CHARTER_{name.upper()}` | {default} | {(field.description or '').replace('|', '/')} |")

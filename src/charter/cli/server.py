@@ -116,6 +116,14 @@ def demo(
         console.print(f"Service account ci-pipeline, API key (shown once): [bold]{seeded.api_key}[/bold]")
         if seeded.models:
             console.print("Trained and registered: " + ", ".join(seeded.models) + " (see /models).")
+            # One monitoring round now, so the demo opens with its alerts and incidents in place.
+            from charter.monitoring import worker
+
+            done = worker.tick(db, config)
+            console.print(
+                f"Monitoring: {done.runs} monitor runs, {done.breaches} breaches, "
+                f"{done.clock_alerts} overdue deadlines (see /alerts and /incidents)."
+            )
         if seeded.data_missing:
             console.print(
                 "[yellow]The reference data (adult.csv, compas_two_years.csv) was not found: no demo models. "

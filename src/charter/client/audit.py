@@ -8,24 +8,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from charter.audit.schemas import AuditEventRead, CheckpointRead, VerifyReport
-from charter.client.base import ClientBase, paginate, query
+from charter.client.base import ClientBase, Moment, iso, paginate, query
 from charter.errors import CharterError
 from charter.pagination import Page
-
-Moment = datetime | str
-"""A time: an aware ``datetime`` (a naive one is taken as UTC, like the server does) or ISO 8601 text."""
-
-
-def _iso(moment: Moment | None) -> str | None:
-    if moment is None or isinstance(moment, str):
-        return moment
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.isoformat()
 
 
 class AuditAPI(ClientBase):
@@ -48,8 +36,8 @@ class AuditAPI(ClientBase):
             action=action,
             resource_type=resource_type,
             resource_id=resource_id,
-            since=_iso(since),
-            until=_iso(until),
+            since=iso(since),
+            until=iso(until),
             cursor=cursor,
             limit=limit,
         )

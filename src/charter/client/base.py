@@ -3,14 +3,34 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
 from urllib.parse import quote
+
+import orjson
 
 from charter.client._http import HttpClient, Transport, parse
 from charter.pagination import Page
 
 T = TypeVar("T")
+
+
+Moment = datetime | str
+"""A time: an aware ``datetime`` (a naive one is taken as UTC, as the server does) or ISO 8601 text."""
+_JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NAIVE_UTC | orjson.OPT_NON_STR_KEYS
+
+
+def plain(value: Any) -> Any:
+    """``value`` as plain JSON types: NumPy values, datetimes and dates (ISO 8601; naive times are UTC)."""
+    return orjson.loads(orjson.dumps(value, option=_JSON_OPTIONS))
+
+
+def iso(moment: Moment | None) -> str | None:
+    """A time as the API takes it (text is passed on as it is)."""
+    if moment is None or isinstance(moment, str):
+        return moment
+    return str(plain(moment))
 
 
 def segment(value: str | int) -> str:

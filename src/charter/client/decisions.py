@@ -20,27 +20,20 @@ from typing import Any, Literal, ParamSpec, TypeVar
 
 import orjson
 
-from charter.client.base import ClientBase, paginate, query, segment
-from charter.decisions.schemas import MAX_BATCH, BatchResult, DecisionRead, OutcomeRead, Treatment
+from charter.client.base import ClientBase, Moment, iso, paginate, plain, query, segment
+from charter.decisions.schemas import (
+    MAX_BATCH,
+    BatchResult,
+    DecisionRead,
+    OutcomeRead,
+    PerformanceRead,
+    Treatment,
+)
 from charter.errors import CharterError
 from charter.pagination import Page
 
 Params = ParamSpec("Params")
 Result = TypeVar("Result")
-Moment = datetime | str
-
-_JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NAIVE_UTC | orjson.OPT_NON_STR_KEYS
-
-
-def _plain(value: Any) -> Any:
-    """``value`` as plain JSON types (NumPy values and datetimes included); naive times are UTC."""
-    return orjson.loads(orjson.dumps(value, option=_JSON_OPTIONS))
-
-
-def _iso(moment: Moment | None) -> str | None:
-    if moment is None or isinstance(moment, str):
-        return moment
-    return str(_plain(moment))
 
 
 def new_decision_id() -> str:
@@ -57,7 +50,7 @@ def _path(model: str | int) -> str:
 
 
 def _json(value: Any) -> str | None:
-    return None if value is None else orjson.dumps(_plain(value)).decode()
+    return None if value is None else orjson.dumps(plain(value)).decode()
 
 
 class DecisionsAPI(ClientBase):
@@ -87,7 +80,7 @@ class DecisionsAPI(ClientBase):
         batch: list[Mapping[str, Any]] = []
 
         def send() -> None:
-            body = _plain({"decisions": batch, "personal_fields": list(personal_fields)})
+            body = plain({"decisions": batch, "personal_fields": list(personal_fields)})
             result = self._post(BatchResult, _path(model), body)
             total.model = result.model
             total.received += result.received
@@ -174,10 +167,33 @@ class DecisionsAPI(ClientBase):
         replace: bool = False,
     ) -> OutcomeRead:
         """Attach the ground truth to a logged decision; a different outcome needs ``replace=True``."""
-        body: dict[str, Any] = {"outcome": _plain(outcome), "replace": replace}  # null is an outcome too
+        body: dict[str, Any] = {"outcome": plain(outcome), "replace": replace}  # null is an outcome too
         if observed_at is not None:
-            body["observed_at"] = _iso(observed_at)
+            body["observed_at"] = iso(observed_at)
         return self._post(OutcomeRead, f"{_path(model)}/{segment(decision_id)}/outcome", body)
+
+    def decision_performance(
+        self,
+        model: str | int,
+        version: str,
+        *,
+        positive_output: Any,
+        positive_outcome: Any = None,
+        since: Moment | None = None,
+        until: Moment | None = None,
+        window: str = "1d",
+    ) -> PerformanceRead:
+        """Accuracy, precision, recall, AUC and calibration per ``window`` ("1h", "1d", "1w", ...) over the
+        version's logged decisions whose outcome is known (audited as a read)."""
+        params = query(
+            version=version,
+            positive_output=orjson.dumps(plain(positive_output)).decode(),
+            positive_outcome=None if positive_outcome is None else orjson.dumps(plain(positive_outcome)).decode(),
+            since=None if since is None else iso(since),
+            until=None if until is None else iso(until),
+            window=window,
+        )
+        return self._get(PerformanceRead, f"{_path(model)}/performance", params)
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -274,8 +290,8 @@ def _filters(
     decision_id: str | None,
 ) -> dict[str, Any]:
     return query(
-        since=_iso(since),
-        until=_iso(until),
+        since=iso(since),
+        until=iso(until),
         version=version,
         subject=subject,
         has_outcome=has_outcome,
@@ -306,7 +322,7 @@ def decision_item(
             explanation=explanation,
             subject=subject,
             sensitive_attributes=sensitive_attributes,
-            decided_at=_iso(decided_at),
+            decided_at=iso(decided_at),
         )
     )
     return item
@@ -403,12 +419,12 @@ class DecisionLogger:
         item = decision_item(
             decision_id=new_decision_id(),
             version=self.version,
-            inputs=_plain(inputs),
-            output=_plain(output),
+            inputs=plain(inputs),
+            output=plain(output),
             score=None if score is None else float(score),
             subject=None if subject is None else str(subject),
             sensitive_attributes=attributes,
-            decided_at=_iso(datetime.now(UTC)),
+            decided_at=iso(datetime.now(UTC)),
         )
         with self._lock:
             self._buffer.append(item)

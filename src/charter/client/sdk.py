@@ -11,12 +11,26 @@ from charter.client.audit import AuditAPI
 from charter.client.decisions import DecisionsAPI
 from charter.client.evidence import EvidenceAPI
 from charter.client.identity import IdentityAPI
+from charter.client.incidents import IncidentsAPI
 from charter.client.inventory import InventoryAPI
+from charter.client.metrics import MetricsAPI
 from charter.client.models import Health, Readiness
+from charter.client.monitoring import MonitoringAPI
+from charter.client.policies import PoliciesAPI
 from charter.errors import CharterError
 
 
-class Charter(IdentityAPI, AuditAPI, InventoryAPI, EvidenceAPI, DecisionsAPI):
+class Charter(
+    IdentityAPI,
+    AuditAPI,
+    InventoryAPI,
+    EvidenceAPI,
+    DecisionsAPI,
+    IncidentsAPI,
+    MetricsAPI,
+    MonitoringAPI,
+    PoliciesAPI,
+):
     """A client for one Charter server.
 
     Authenticate with an access ``token`` (see ``Charter.login``) or a service

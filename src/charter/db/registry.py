@@ -5,8 +5,23 @@ from charter.db.base import Base
 from charter.decisions import models as decision_models
 from charter.evidence import models as evidence_models
 from charter.identity import models as identity_models
+from charter.incidents import models as incident_models
 from charter.inventory import models as inventory_models
+from charter.metrics import models as metric_models
+from charter.monitoring import models as monitoring_models
+from charter.policies import models as policy_models
 
 metadata = Base.metadata
 
-__all__ = ["audit_models", "decision_models", "evidence_models", "identity_models", "inventory_models", "metadata"]
+__all__ = [
+    "audit_models",
+    "decision_models",
+    "evidence_models",
+    "identity_models",
+    "incident_models",
+    "inventory_models",
+    "metadata",
+    "metric_models",
+    "monitoring_models",
+    "policy_models",
+]

@@ -7,13 +7,15 @@ recorded in the audit trail, so the read routes open a writing transaction.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
+import orjson
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
 from charter.decisions import service
+from charter.decisions.parquet import ParquetLog, configured
 from charter.decisions.pseudonyms import DecisionKeys, keys_for
 from charter.decisions.schemas import (
     BatchResult,
@@ -22,9 +24,11 @@ from charter.decisions.schemas import (
     DecisionRead,
     Outcome,
     OutcomeRead,
+    PerformanceRead,
 )
 from charter.pagination import Page
 from charter.security.permissions import Permission
+from charter.server.bulk import BulkRoute
 from charter.server.deps import Context, Needs
 from charter.server.state import AppState
 
@@ -36,6 +40,14 @@ Decisions = "/models/{model}/decisions"
 
 def _keys(ctx: Context) -> DecisionKeys:
     return keys_for(ctx.state.settings.secret)
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return moment if moment is None or moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _parquet(ctx: Context) -> ParquetLog | None:
+    return configured(ctx.state.settings)
 
 
 def _filters(
@@ -72,7 +84,6 @@ Attributes = Annotated[
 ]
 
 
-@router.post(Decisions, response_model=BatchResult, summary="Log a batch of automated decisions")
 def log_decisions(model: ModelRef, data: DecisionBatch, ctx: Context = Needs(P.DECISION_WRITE)) -> BatchResult:
     """Up to 10,000 decisions per request, each naming the version that made it.
 
@@ -81,7 +92,20 @@ def log_decisions(model: ModelRef, data: DecisionBatch, ctx: Context = Needs(P.D
     stored as a pseudonym. A decision re-sent exactly as logged is skipped (`duplicates`); a
     different decision under a logged id is refused with 409 and nothing of the batch is stored.
     """
-    return service.log_decisions(ctx.session, ctx.principal, model, data, keys=_keys(ctx))
+    parquet = _parquet(ctx)
+    sink = service.DATABASE if parquet is None else parquet
+    return service.log_decisions(ctx.session, ctx.principal, model, data, keys=_keys(ctx), sink=sink)
+
+
+# A bulk route: the batch is parsed and validated with the garbage collector paused.
+router.add_api_route(
+    Decisions,
+    log_decisions,
+    methods=["POST"],
+    response_model=BatchResult,
+    summary="Log a batch of automated decisions",
+    route_class_override=BulkRoute,
+)
 
 
 @router.get(Decisions, response_model=Page[DecisionRead], summary="Search logged decisions, newest first")
@@ -104,13 +128,14 @@ def list_decisions(
         attributes=attributes,
         cursor=cursor,
         limit=limit,
+        parquet=_parquet(ctx),
     )
 
 
-def _stream(state: AppState, query: service.Query, keys: DecisionKeys) -> Iterator[str]:
+def _stream(state: AppState, query: service.Query, keys: DecisionKeys, parquet: ParquetLog | None) -> Iterator[str]:
     # The request's transaction has ended by the time the body streams: read in a session of its own.
     with state.db.session(write=False) as session:
-        yield from service.export_lines(session, query, keys=keys)
+        yield from service.export_lines(session, query, keys=keys, parquet=parquet)
 
 
 @router.get(
@@ -128,11 +153,12 @@ def export_decisions(
 ) -> StreamingResponse:
     """Every matching decision, one `DecisionRead` per line, streamed; the same filters as the search."""
     keys = _keys(ctx)
+    parquet = _parquet(ctx)
     query = service.plan_export(
-        ctx.session, ctx.principal, model, filters, keys=keys, reveal=reveal, attributes=attributes
+        ctx.session, ctx.principal, model, filters, keys=keys, reveal=reveal, attributes=attributes, parquet=parquet
     )
     return StreamingResponse(
-        _stream(ctx.state, query, keys),
+        _stream(ctx.state, query, keys, parquet),
         media_type="application/x-ndjson",
         headers={"Content-Disposition": 'attachment; filename="charter-decisions.jsonl"'},
     )
@@ -147,4 +173,41 @@ def record_outcome(
 ) -> OutcomeRead:
     """The ground truth, when it is known. The same outcome again is accepted; a different one needs
     `replace: true` (a correction, audited)."""
-    return service.record_outcome(ctx.session, ctx.principal, model, decision_id, data)
+    return service.record_outcome(ctx.session, ctx.principal, model, decision_id, data, parquet=_parquet(ctx))
+
+
+@router.get(
+    Decisions + "/performance",
+    response_model=PerformanceRead,
+    summary="Accuracy, precision, recall, AUC and calibration per time window, from logged outcomes",
+)
+def performance(
+    model: ModelRef,
+    version: Annotated[str, Query(max_length=64)],
+    positive_output: Annotated[
+        str, Query(max_length=1000, description="the favourable output as JSON; text that is not JSON is a string")
+    ],
+    ctx: Context = Needs(P.DECISION_READ, write=True),  # recorded in the audit trail
+    positive_outcome: Annotated[str | None, Query(max_length=1000, description="default: the same value")] = None,
+    since: Annotated[datetime | None, Query(description="decided at or after (ISO 8601; UTC if no zone)")] = None,
+    until: Annotated[datetime | None, Query(description="decided before")] = None,
+    window: Annotated[str, Query(pattern=r"^\d+(ms|s|min|h|d|w)$", description="e.g. 1h, 1d, 1w")] = "1d",
+) -> PerformanceRead:
+    def value(text: str) -> object:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return text
+
+    return service.performance(
+        ctx.session,
+        ctx.principal,
+        model,
+        version,
+        positive_output=value(positive_output),
+        positive_outcome=None if positive_outcome is None else value(positive_outcome),
+        since=_utc(since),
+        until=_utc(until),
+        window=window,
+        parquet=_parquet(ctx),
+    )

@@ -124,3 +124,28 @@ class DecisionRead(BaseModel):
     )
     created_at: datetime
     created_by: str
+
+
+class PerformanceWindow(BaseModel):
+    start: datetime
+    rows: int
+    positives: int = Field(description="actual positives (outcome equal to the positive outcome)")
+    predicted_positives: int
+    accuracy: float | None
+    precision: float | None
+    recall: float | None
+    auc: float | None = Field(default=None, description="null without scores, or when a window has one class only")
+    calibration_error: float | None = Field(
+        default=None, description="expected calibration error of the scores (10 bins)"
+    )
+    undefined: dict[str, str] = Field(default_factory=dict, description="metric -> why it is undefined")
+
+
+class PerformanceRead(BaseModel):
+    """Accuracy, precision, recall, AUC and calibration per time window, over logged decisions with outcomes."""
+
+    model: str
+    version: str
+    window: str
+    decisions: int = Field(description="decisions with a known outcome in the range")
+    windows: list[PerformanceWindow]

@@ -22,8 +22,8 @@ from __future__ import annotations
 import re
 import typing
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -37,6 +37,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from charter.audit import service as audit
 from charter.db.base import utcnow
 from charter.decisions.models import DecisionAttributesRow, DecisionRow, dumps
+from charter.decisions.parquet import Filter, ParquetLog, parse_cursor
 from charter.decisions.pseudonyms import DecisionKeys, aad_prefix
 from charter.decisions.schemas import (
     BatchResult,
@@ -47,11 +48,16 @@ from charter.decisions.schemas import (
     Explanation,
     Outcome,
     OutcomeRead,
+    PerformanceRead,
+    PerformanceWindow,
     Treatment,
 )
-from charter.errors import Conflict, InvalidInput, NotFound
+from charter.errors import Conflict, InvalidInput, NotFound, named_list
+from charter.gcpause import paused
+from charter.incidents.service import suspended_versions
 from charter.inventory.models import DatasetRow, ModelRow, ModelVersionRow, VersionDatasetRow
-from charter.inventory.service import get_model_row, get_version_row, scope_of
+from charter.inventory.service import get_model_row, get_version_row, scope_of, version_ids
+from charter.monitoring.service import mark_ingested
 from charter.pagination import Page, clamp_limit
 from charter.security.permissions import Permission
 from charter.security.principal import Principal, authorize
@@ -69,8 +75,7 @@ _CURSOR = re.compile(r"^(-?\d{1,20})_(\d{1,20})$")
 
 
 def _named(ids: Sequence[str]) -> str:
-    shown = ", ".join(repr(i) for i in ids[:_NAMED])
-    return shown + (f" and {len(ids) - _NAMED} more" if len(ids) > _NAMED else "")
+    return named_list([repr(i) for i in ids], _NAMED)
 
 
 # -- where a batch is written -----------------------------------------------------------------------
@@ -104,13 +109,16 @@ def stamp(moment: datetime) -> str:
 
 
 class DecisionSink(Protocol):
-    """Where a prepared batch goes: ``rows`` in ``COLUMNS`` order; ``attributes[i]``, the sensitive
-    attributes of ``rows[i]`` as JSON text, or None.
+    """Where a prepared batch goes: the database (``DATABASE``) or Parquet files (``parquet.ParquetLog``).
 
-    The database is the only sink in this slice. The seam for high volume is here: a Parquet sink
-    would take the same prepared rows (personal data already protected) and append them to files
-    that DuckDB queries, while duplicate detection and the audit event stay in ``log_decisions``.
+    ``write`` takes ``rows`` in ``COLUMNS`` order, all of one model; ``attributes[i]``, the sensitive
+    attributes of ``rows[i]`` as JSON text, or None. ``stored_digests`` says which of a batch's ids
+    are logged already (``days``: the ``YYYY-MM-DD`` dates the batch's decisions fall on).
     """
+
+    def stored_digests(
+        self, session: Session, model_id: int, keys: list[str], days: Iterable[str]
+    ) -> dict[str, str]: ...
 
     def write(self, session: Session, rows: list[Row], attributes: list[str | None]) -> None: ...
 
@@ -169,6 +177,9 @@ class DatabaseSink:
         sequence = "SELECT nextval(pg_get_serial_sequence('decisions', 'id')) FROM generate_series(1, %(n)s)"
         return [int(i) for i in connection.exec_driver_sql(sequence, {"n": count}).scalars()]
 
+    def stored_digests(self, session: Session, model_id: int, keys: list[str], days: Iterable[str]) -> dict[str, str]:
+        return _stored_digests(session, model_id, keys)  # ids are unique per model for all time here
+
     def write(self, session: Session, rows: list[Row], attributes: list[str | None]) -> None:
         connection = session.connection()
         decisions, attached = self._statements(connection.dialect)
@@ -190,19 +201,7 @@ DATABASE = DatabaseSink()
 
 def _versions(session: Session, model: ModelRow, names: set[str]) -> dict[str, tuple[int, bool]]:
     """version -> (id, whether its personal fields are encrypted: a linked dataset is special-category)."""
-    found = dict(
-        session.execute(
-            select(ModelVersionRow.version, ModelVersionRow.id).where(
-                ModelVersionRow.model_id == model.id, ModelVersionRow.version.in_(names)
-            )
-        ).all()
-    )
-    missing = sorted(names - set(found))
-    if missing:
-        raise NotFound(
-            f"Model {model.name!r} has no version {_named(missing)}; register a version before logging its decisions.",
-            details={"versions": missing[:_NAMED]},
-        )
+    found = version_ids(session, model, names, before="logging its decisions")
     special = set(
         session.scalars(
             select(VersionDatasetRow.version_id)
@@ -283,68 +282,82 @@ def log_decisions(
             details={"decision_ids": repeated[:_NAMED]},
         )
     versions = _versions(session, model, {d.version for d in decisions})
-    stored = _stored_digests(session, model.id, ids)
-    personal = sorted(set(data.personal_fields)) or None
-    personal_json = None if personal is None else _text(personal)
+    suspended = suspended_versions(session, [vid for vid, _ in versions.values()])
+    if suspended:
+        named = {vid: name for name, (vid, _) in versions.items()}
+        held = ", ".join(f"{named[v]} (incident #{i})" for v, i in sorted(suspended.items()))
+        raise Conflict(
+            f"Decision logging of {model.name!r} version {held} is suspended as an incident's containment; "
+            "nothing in this batch was stored. Lift the containment to log again.",
+            details={"suspended": {named[v]: i for v, i in suspended.items()}},
+        )
     now = utcnow()
     created = stamp(now)
+    decided_at = [created if d.decided_at is None else stamp(d.decided_at) for d in decisions]
+    stored = sink.stored_digests(session, model.id, ids, {t[:10] for t in decided_at})
+    personal = sorted(set(data.personal_fields)) or None
+    personal_json = None if personal is None else _text(personal)
     created_by = actor.actor
     model_id = model.id
     rows: list[Row] = []
     attributes: list[str | None] = []
     conflicts: list[str] = []
     duplicates = 0
-    try:
-        for d in decisions:
-            decided = created if d.decided_at is None else stamp(d.decided_at)
-            explanation = None if d.explanation is None else _explanation(d.explanation)
-            digest = keys.digest(_fingerprint(d, decided, explanation, personal))
-            previous = stored.get(d.decision_id)
-            if previous is not None:
-                if previous == digest:
-                    duplicates += 1
-                else:
-                    conflicts.append(d.decision_id)
-                continue
-            version_id, encrypt = versions[d.version]
-            inputs = d.inputs
-            if personal:
-                inputs = keys.protect(inputs, personal, encrypt=encrypt, aad=aad_prefix(model_id, d.decision_id))
-            rows.append(
-                (
-                    model_id,
-                    version_id,
-                    d.decision_id,
-                    decided,
-                    None if d.subject is None else keys.subject_ref(d.subject),
-                    _text(inputs),
-                    personal_json,
-                    None if d.output is None else _text(d.output),
-                    d.score,
-                    None if explanation is None else _text(explanation),
-                    digest,
-                    created,
-                    created_by,
-                )
-            )
-            attributes.append(_text(d.sensitive_attributes) if d.sensitive_attributes else None)
-    except orjson.JSONEncodeError as exc:  # e.g. an integer beyond 64 bits, which JSON readers cannot all take
-        raise InvalidInput(f"Decision {d.decision_id!r} holds a value that cannot be stored as JSON: {exc}.") from exc
-    if conflicts:
-        raise Conflict(
-            f"Model {model.name!r} already logged different decisions under the ids {_named(conflicts)}; "
-            "nothing in this batch was stored. Decision ids are unique per model; a decision re-sent "
-            "exactly as logged is skipped.",
-            details={"decision_ids": conflicts[:_NAMED], "conflicts": len(conflicts)},
-        )
-    if rows:
+    with paused():  # see charter.gcpause: a batch makes no reference cycles
         try:
-            sink.write(session, rows, attributes)
-        except IntegrityError as exc:  # a concurrent request logged some of these ids first
-            raise Conflict(
-                "Some decision ids of this batch were logged by a concurrent request; send the batch again "
-                "(decisions logged exactly as sent are then skipped).",
+            for d, decided in zip(decisions, decided_at, strict=True):
+                explanation = None if d.explanation is None else _explanation(d.explanation)
+                digest = keys.digest(_fingerprint(d, decided, explanation, personal))
+                previous = stored.get(d.decision_id)
+                if previous is not None:
+                    if previous == digest:
+                        duplicates += 1
+                    else:
+                        conflicts.append(d.decision_id)
+                    continue
+                version_id, encrypt = versions[d.version]
+                inputs = d.inputs
+                if personal:
+                    inputs = keys.protect(inputs, personal, encrypt=encrypt, aad=aad_prefix(model_id, d.decision_id))
+                rows.append(
+                    (
+                        model_id,
+                        version_id,
+                        d.decision_id,
+                        decided,
+                        None if d.subject is None else keys.subject_ref(d.subject),
+                        _text(inputs),
+                        personal_json,
+                        None if d.output is None else _text(d.output),
+                        d.score,
+                        None if explanation is None else _text(explanation),
+                        digest,
+                        created,
+                        created_by,
+                    )
+                )
+                attributes.append(_text(d.sensitive_attributes) if d.sensitive_attributes else None)
+        except orjson.JSONEncodeError as exc:  # e.g. an integer beyond 64 bits, which JSON readers cannot all take
+            raise InvalidInput(
+                f"Decision {d.decision_id!r} holds a value that cannot be stored as JSON: {exc}."
             ) from exc
+        if conflicts:
+            raise Conflict(
+                f"Model {model.name!r} already logged different decisions under the ids {_named(conflicts)}; "
+                "nothing in this batch was stored. Decision ids are unique per model; a decision re-sent "
+                "exactly as logged is skipped.",
+                details={"decision_ids": conflicts[:_NAMED], "conflicts": len(conflicts)},
+            )
+        if rows:
+            try:
+                sink.write(session, rows, attributes)
+            except IntegrityError as exc:  # a concurrent request logged some of these ids first
+                raise Conflict(
+                    "Some decision ids of this batch were logged by a concurrent request; send the batch again "
+                    "(decisions logged exactly as sent are then skipped).",
+                ) from exc
+    if rows:  # monitors that run on ingestion are due now
+        mark_ingested(session, model.id, now)
     treatment: dict[str, Treatment] = {}
     if personal:
         treatment = {name: "encrypted" if versions[name][1] else "pseudonymised" for name in sorted(versions)}
@@ -373,32 +386,50 @@ def log_decisions(
 
 
 def record_outcome(
-    session: Session, actor: Principal, model_ref: str | int, decision_id: str, data: Outcome
+    session: Session,
+    actor: Principal,
+    model_ref: str | int,
+    decision_id: str,
+    data: Outcome,
+    *,
+    parquet: ParquetLog | None = None,
 ) -> OutcomeRead:
     """Attach the ground truth to a logged decision. The same outcome again is a no-op; a different
-    one is refused unless ``replace`` is set (a correction, audited as such)."""
+    one is refused unless ``replace`` is set (a correction, audited as such). ``parquet``: the log
+    is kept there (``CHARTER_DECISION_STORE=parquet``), not in the database."""
     model = get_model_row(session, model_ref)
     authorize(actor, P.DECISION_WRITE, scope_of(model))
-    row = session.scalars(
-        select(DecisionRow).where(DecisionRow.model_id == model.id, DecisionRow.decision_key == decision_id)
-    ).first()
-    if row is None:
-        raise NotFound(f"Model {model.name!r} has no logged decision {decision_id!r}.")
     try:
         encoded = dumps(data.outcome)
     except orjson.JSONEncodeError as exc:
         raise InvalidInput(f"The outcome cannot be stored as JSON: {exc}.") from exc
-    replaced = row.outcome_at is not None
-    if row.outcome_at is not None:
-        if dumps(row.outcome) == encoded:
-            return OutcomeRead(decision_id=decision_id, outcome=row.outcome, outcome_at=row.outcome_at)
+    row: DecisionRow | None = None
+    if parquet is None:
+        row = session.scalars(
+            select(DecisionRow).where(DecisionRow.model_id == model.id, DecisionRow.decision_key == decision_id)
+        ).first()
+        found = row is not None
+        current, current_at = (row.outcome, row.outcome_at) if row is not None else (None, None)
+    else:
+        found, current, current_at = parquet.outcome_of(session, model.id, decision_id)
+    if not found:
+        raise NotFound(f"Model {model.name!r} has no logged decision {decision_id!r}.")
+    replaced = current_at is not None
+    if current_at is not None:
+        if dumps(current) == encoded:
+            return OutcomeRead(decision_id=decision_id, outcome=current, outcome_at=current_at)
         if not data.replace:
             raise Conflict(
                 f"Decision {decision_id!r} already has a different outcome; send `replace: true` to correct it."
             )
-    row.outcome = data.outcome
-    row.outcome_at = data.observed_at or utcnow()
-    session.flush()
+    observed = data.observed_at or utcnow()
+    if row is not None:
+        row.outcome = data.outcome
+        row.outcome_at = observed
+        session.flush()
+    elif parquet is not None:
+        text = None if data.outcome is None else encoded.decode()
+        parquet.append_outcome(session, model.id, decision_id, text, observed, utcnow())
     audit.record(
         session,
         actor,
@@ -408,7 +439,7 @@ def record_outcome(
         # The outcome itself stays out of the trail: ground truth about a person can be personal data.
         details={"decision_id": decision_id, "replaced": replaced},
     )
-    return OutcomeRead(decision_id=decision_id, outcome=row.outcome, outcome_at=row.outcome_at)
+    return OutcomeRead(decision_id=decision_id, outcome=data.outcome, outcome_at=observed)
 
 
 # -- search and export ------------------------------------------------------------------------------
@@ -424,13 +455,18 @@ class Query:
     attributes: bool
     reveal: bool
     audited_filters: dict[str, Any]
+    # The same search for a Parquet log.
+    stored: Filter
 
 
-def _output_equals(session: Session, text: str) -> ColumnElement[bool]:
+def _output_value(text: str) -> Any:
     try:
-        value = orjson.loads(text)
+        return orjson.loads(text)
     except orjson.JSONDecodeError:
-        value = text
+        return text
+
+
+def _output_equals(session: Session, value: Any) -> ColumnElement[bool]:
     if value is None:  # a null output is stored as SQL NULL
         return DecisionRow.output.is_(None)
     if session.get_bind().dialect.name == "postgresql":
@@ -461,12 +497,14 @@ def _resolve(
         authorize(actor, P.FAIRNESS_READ, scope)
     where: list[ColumnElement[bool]] = [DecisionRow.model_id == model.id]
     audited = filters.model_dump(mode="json", exclude_none=True)
+    version_id = ref = output = None
     if filters.since is not None:
         where.append(DecisionRow.decided_at >= filters.since)
     if filters.until is not None:
         where.append(DecisionRow.decided_at < filters.until)
     if filters.version is not None:
-        where.append(DecisionRow.version_id == get_version_row(session, model, filters.version).id)
+        version_id = get_version_row(session, model, filters.version).id
+        where.append(DecisionRow.version_id == version_id)
     if filters.subject is not None:
         ref = keys.subject_ref(filters.subject)
         where.append(DecisionRow.subject_ref == ref)
@@ -474,9 +512,20 @@ def _resolve(
     if filters.has_outcome is not None:
         where.append(DecisionRow.outcome_at.is_not(None) if filters.has_outcome else DecisionRow.outcome_at.is_(None))
     if filters.output is not None:
-        where.append(_output_equals(session, filters.output))
+        value = _output_value(filters.output)
+        where.append(_output_equals(session, value))
+        output = dumps(value).decode()
     if filters.decision_id is not None:
         where.append(DecisionRow.decision_key == filters.decision_id)
+    stored = Filter(
+        since=filters.since,
+        until=filters.until,
+        version_id=version_id,
+        subject_ref=ref,
+        has_outcome=filters.has_outcome,
+        output=output,
+        decision_key=filters.decision_id,
+    )
     return Query(
         model_id=model.id,
         model_name=model.name,
@@ -484,6 +533,7 @@ def _resolve(
         attributes=may_see if attributes is None else attributes,
         reveal=reveal,
         audited_filters=audited,
+        stored=stored,
     )
 
 
@@ -569,6 +619,37 @@ def _audit_read(session: Session, actor: Principal, query: Query, action: str, *
     )
 
 
+def _version_names(session: Session, model_id: int) -> dict[int, str]:
+    stmt = select(ModelVersionRow.id, ModelVersionRow.version).where(ModelVersionRow.model_id == model_id)
+    return {vid: name for vid, name in session.execute(stmt)}
+
+
+def _page(
+    session: Session, query: Query, cursor: str | None, limit: int, parquet: ParquetLog | None
+) -> tuple[Sequence[Any], str | None]:
+    """One page of rows, newest first, from the database or the Parquet log, and the next page's cursor."""
+    if parquet is not None:
+        after = parse_cursor(cursor) if cursor else None
+        versions = _version_names(session, query.model_id)
+        rows: Sequence[Any]
+        rows, next_cursor = parquet.search(
+            query.model_id, versions, query.stored, attributes=query.attributes, limit=limit, after=after
+        )
+        return rows, next_cursor
+    stmt = _select(query).order_by(DecisionRow.decided_at.desc(), DecisionRow.id.desc()).limit(limit + 1)
+    position = _parse_cursor(cursor)
+    if position is not None:
+        moment, last = position
+        stmt = stmt.where(
+            or_(DecisionRow.decided_at < moment, and_(DecisionRow.decided_at == moment, DecisionRow.id < last))
+        )
+    rows = session.execute(stmt).all()
+    if len(rows) <= limit:
+        return rows, None
+    last_row = rows[limit - 1]
+    return rows[:limit], f"{_micros(last_row.decided_at)}_{last_row.id}"
+
+
 def list_decisions(
     session: Session,
     actor: Principal,
@@ -580,34 +661,23 @@ def list_decisions(
     attributes: bool | None = None,
     cursor: str | None = None,
     limit: int | None = None,
+    parquet: ParquetLog | None = None,
 ) -> Page[DecisionRead]:
     """Decisions, newest first (by decision time), a page at a time; the search is itself audited.
 
     ``attributes``: None shows the sensitive attributes to readers holding ``fairness:read`` and
     hides them from others; True demands them (403 without the permission); False leaves them out.
     ``reveal`` decrypts encrypted personal fields (needs ``fairness:read``; audited as
-    ``decision.reveal``).
+    ``decision.reveal``). ``parquet``: the log is kept there, not in the database.
     """
     query = _resolve(session, actor, model_ref, filters, keys=keys, reveal=reveal, attributes=attributes)
-    limit = clamp_limit(limit)
-    stmt = _select(query).order_by(DecisionRow.decided_at.desc(), DecisionRow.id.desc()).limit(limit + 1)
-    after = _parse_cursor(cursor)
-    if after is not None:
-        moment, last = after
-        stmt = stmt.where(
-            or_(DecisionRow.decided_at < moment, and_(DecisionRow.decided_at == moment, DecisionRow.id < last))
-        )
-    rows = session.execute(stmt).all()
+    rows, next_cursor = _page(session, query, cursor, clamp_limit(limit), parquet)
     items: list[DecisionRead] = []
     decrypted = 0
-    for row in rows[:limit]:
+    for row in rows:
         read, n = _read(row, query, keys)
         items.append(read)
         decrypted += n
-    next_cursor = None
-    if len(rows) > limit:
-        last_row = rows[limit - 1]
-        next_cursor = f"{_micros(last_row.decided_at)}_{last_row.id}"
     details: dict[str, Any] = {"count": len(items)}
     if reveal:
         details["decrypted_fields"] = decrypted
@@ -624,6 +694,7 @@ def plan_export(
     keys: DecisionKeys,
     reveal: bool = False,
     attributes: bool | None = None,
+    parquet: ParquetLog | None = None,
 ) -> Query:
     """Authorize and audit an export; :func:`export_lines` then streams it (in a session of its own).
 
@@ -631,23 +702,125 @@ def plan_export(
     logged while the export streams are left out.
     """
     query = _resolve(session, actor, model_ref, filters, keys=keys, reveal=reveal, attributes=attributes)
-    upto = session.scalar(select(func.max(DecisionRow.id)).where(DecisionRow.model_id == query.model_id)) or 0
-    query = Query(
-        model_id=query.model_id,
-        model_name=query.model_name,
-        where=(*query.where, DecisionRow.id <= upto),
-        attributes=query.attributes,
-        reveal=query.reveal,
-        audited_filters=query.audited_filters,
-    )
-    count = session.scalar(select(func.count()).select_from(DecisionRow).where(*query.where)) or 0
+    if parquet is not None:
+        query = replace(query, stored=replace(query.stored, created_upto=utcnow()))
+        count = parquet.count(query.model_id, query.stored)
+    else:
+        upto = session.scalar(select(func.max(DecisionRow.id)).where(DecisionRow.model_id == query.model_id)) or 0
+        query = replace(query, where=(*query.where, DecisionRow.id <= upto))
+        count = session.scalar(select(func.count()).select_from(DecisionRow).where(*query.where)) or 0
     _audit_read(session, actor, query, "decision.export", count=count)
     return query
 
 
-def export_lines(session: Session, query: Query, *, keys: DecisionKeys) -> Iterator[str]:
+def export_lines(
+    session: Session, query: Query, *, keys: DecisionKeys, parquet: ParquetLog | None = None
+) -> Iterator[str]:
     """The planned export as JSON lines, oldest first, each a ``DecisionRead``; memory stays flat."""
-    stmt = _select(query).order_by(DecisionRow.decided_at, DecisionRow.id)
-    for row in session.execute(stmt.execution_options(yield_per=EXPORT_BATCH)):
+    rows: Iterable[Any]
+    if parquet is not None:
+        versions = _version_names(session, query.model_id)
+        rows = parquet.stream(query.model_id, versions, query.stored, attributes=query.attributes, batch=EXPORT_BATCH)
+    else:
+        stmt = _select(query).order_by(DecisionRow.decided_at, DecisionRow.id)
+        rows = session.execute(stmt.execution_options(yield_per=EXPORT_BATCH))
+    for row in rows:
         read, _ = _read(row, query, keys)
         yield read.model_dump_json() + "\n"
+
+
+def recent_inputs(
+    session: Session,
+    model_id: int,
+    version_id: int,
+    *,
+    since: datetime,
+    until: datetime,
+    limit: int,
+    parquet: ParquetLog | None = None,
+) -> list[dict[str, Any]]:
+    """The inputs of a version's decisions in [since, until), newest first, at most ``limit``.
+
+    For monitors (drift, data quality), which run as the system: no authorization, no audit event.
+    Personal fields come as they are stored (pseudonyms or ciphertexts), never revealed.
+    """
+    if parquet is not None:
+        return parquet.recent_inputs(model_id, version_id, since=since, until=until, limit=limit)
+    stmt = (
+        select(DecisionRow.inputs)
+        .where(
+            DecisionRow.model_id == model_id,
+            DecisionRow.version_id == version_id,
+            DecisionRow.decided_at >= since,
+            DecisionRow.decided_at < until,
+        )
+        .order_by(DecisionRow.decided_at.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def performance(
+    session: Session,
+    actor: Principal,
+    model_ref: str | int,
+    version: str,
+    *,
+    positive_output: Any,
+    positive_outcome: Any = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    window: str = "1d",
+    parquet: ParquetLog | None = None,
+) -> PerformanceRead:
+    """Performance over time from the decisions a version logged whose outcome is known.
+
+    A decision is a positive prediction when its output equals ``positive_output``, and actually
+    positive when its outcome equals ``positive_outcome`` (default: the same value). Needs
+    ``decision:read``; the read is audited (its counts, never the decisions).
+    """
+    from charter.compute.series import performance_windows
+
+    model = get_model_row(session, model_ref)
+    authorize(actor, P.DECISION_READ, scope_of(model))
+    row = get_version_row(session, model, version)
+    wanted = positive_output if positive_outcome is None else positive_outcome
+    if parquet is not None:
+        found = parquet.outcomes_of(model.id, row.id, since=since, until=until)
+    else:
+        stmt = select(DecisionRow.decided_at, DecisionRow.output, DecisionRow.outcome, DecisionRow.score).where(
+            DecisionRow.model_id == model.id, DecisionRow.version_id == row.id, DecisionRow.outcome_at.is_not(None)
+        )
+        if since is not None:
+            stmt = stmt.where(DecisionRow.decided_at >= since)
+        if until is not None:
+            stmt = stmt.where(DecisionRow.decided_at < until)
+        found = [tuple(r) for r in session.execute(stmt.order_by(DecisionRow.decided_at))]
+    if not found:
+        raise InvalidInput(
+            f"Version {version} of {model.name} has no logged decision with a known outcome in that range."
+        )
+    scores = [r[3] for r in found]
+    result = performance_windows(
+        [r[2] == wanted for r in found],
+        [r[1] == positive_output for r in found],
+        times=[r[0] for r in found],
+        scores=None if any(s is None for s in scores) else scores,
+        window=window,
+        positive_label=True,
+    )
+    audit.record(
+        session,
+        actor,
+        "decision.performance",
+        resource_type=RESOURCE,
+        resource_id=model.id,
+        details={"version": version, "decisions": len(found), "window": window, "windows": len(result)},
+    )
+    return PerformanceRead(
+        model=model.name,
+        version=version,
+        window=window,
+        decisions=len(found),
+        windows=[PerformanceWindow(**w) for w in result.records()],
+    )

@@ -161,14 +161,15 @@ def _upload(
         path.unlink(missing_ok=True)
 
 
-def _as(session: Session, name: str) -> Principal:
+def acting_as(session: Session, name: str) -> Principal:
+    """A demo user as the principal of the seed's calls."""
     return auth.to_principal(get_principal(session, name), auth_method="local")
 
 
 def seed_models(session: Session, settings: Settings, data: Path) -> list[str]:
     """Train, register and move the demo models through the lifecycle. Returns the models' names."""
     protection = artifacts.Protection(settings)
-    olivia, mateo, raj, rosa = (_as(session, n) for n in ("olivia", "mateo", "raj", "rosa"))
+    olivia, mateo, raj, rosa = (acting_as(session, n) for n in ("olivia", "mateo", "raj", "rosa"))
     names = []
 
     # Credit risk: an income-based eligibility model on UCI Adult, approved and in production.
@@ -256,6 +257,9 @@ def seed_models(session: Session, settings: Settings, data: Path) -> list[str]:
         ["sex", "race"],
         title="Eligibility by sex and race (hold-out set)",
     )
+    from charter.demo.monitoring import seed_monitoring
+
+    seed_monitoring(session, settings, data, adult.model)
     names.append("credit-eligibility")
 
     # People analytics: a recidivism model on COMPAS (a well-known biased benchmark), waiting in review.
@@ -324,8 +328,28 @@ def seed_models(session: Session, settings: Settings, data: Path) -> list[str]:
         title="COMPAS tool decisions by race (ProPublica's slice)",
         description="compas_two_years.csv, 6,172 rows: two_year_recid vs score_text in {Medium, High}",
     )
+    _govern(session, protection)
     names.append("reoffence-risk")
     return names
+
+
+def _govern(session: Session, protection: artifacts.Protection) -> None:
+    """Policies as code: the starter pack, its fairness policy enforced (proposed by the risk officer,
+    approved by the administrator), and the COMPAS replica approved by its team's reviewer. Promoting
+    the replica to production is then refused, naming the failed fairness rule, until the risk
+    officer grants a waiver (the demo leaves that to the person trying it)."""
+    from charter.policies import service as policies
+
+    rosa, nadia, admin = (acting_as(session, n) for n in ("rosa", "nadia", "admin"))
+    # A recidivism tool is high-risk under the EU AI Act (Annex III, point 6).
+    service.set_risk_tier(session, rosa, "reoffence-risk", "high")
+    comment = "Code, lineage and hold-out metrics reviewed; fairness gap noted."
+    service.promote(
+        session, nadia, "reoffence-risk", "0.1.0", Promotion(stage="approved", comment=comment), protection=protection
+    )
+    policies.install_pack(session, rosa)
+    policies.change_state(session, rosa, "high-risk-fairness", "enforce", comment="Four-fifths rule for high-risk")
+    policies.approve(session, admin, "high-risk-fairness", comment="Second pair of eyes")
 
 
 def _assess(
@@ -398,6 +422,7 @@ def _log_decisions(
     from datetime import UTC, datetime, timedelta
 
     from charter.decisions import service as decisions
+    from charter.decisions.parquet import configured
     from charter.decisions.pseudonyms import keys_for
     from charter.decisions.schemas import DecisionBatch, DecisionIn, Explanation, Outcome
 
@@ -417,6 +442,10 @@ def _log_decisions(
         )
         for i in range(len(trained.y_test))
     ]
-    decisions.log_decisions(session, actor, model, DecisionBatch(decisions=batch, personal_fields=["case"]), keys=keys)
+    parquet = configured(settings)
+    sink = decisions.DATABASE if parquet is None else parquet
+    logged = DecisionBatch(decisions=batch, personal_fields=["case"])
+    decisions.log_decisions(session, actor, model, logged, keys=keys, sink=sink)
     for i in range(0, len(batch), 5):  # ground truth arrives later, for some of them
-        decisions.record_outcome(session, actor, model, batch[i].decision_id, Outcome(outcome=int(trained.y_test[i])))
+        outcome = Outcome(outcome=int(trained.y_test[i]))
+        decisions.record_outcome(session, actor, model, batch[i].decision_id, outcome, parquet=parquet)

@@ -42,6 +42,7 @@ USERS = [
     ("rosa", "Rosa Martinez", Role.RISK_OFFICER, None),
     ("aditi", "Aditi Rao", Role.AUDITOR, None),
     ("victor", "Victor Chen", Role.VIEWER, "people-analytics"),
+    ("nadia", "Nadia Haddad", Role.REVIEWER, "people-analytics"),
 ]
 
 

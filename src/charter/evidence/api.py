@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
+from charter.decisions.parquet import configured
 from charter.evidence import service
 from charter.evidence.schemas import DecisionFairnessCreate, EvidenceRead, FairnessEvidenceCreate
 from charter.security.permissions import Permission
@@ -54,6 +55,7 @@ def fairness_from_decisions(
         data,
         default_thresholds=dict(settings.fairness_thresholds),
         default_min_group_size=settings.fairness_min_group_size,
+        parquet=configured(settings),
     )
 
 

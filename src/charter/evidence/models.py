@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from charter.db.base import Base, utcnow
 
-KINDS = ("fairness", "evaluation", "impact_assessment", "attestation")
+KINDS = ("fairness", "evaluation", "impact_assessment", "attestation", "policy")
 
 
 class EvidenceRow(Base):

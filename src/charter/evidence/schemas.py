@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 ComparisonMode = Literal["all_groups", "reference"]
 Comparator = Literal[">=", "<=", ">", "<"]
+
+
+def _utc(moment: datetime) -> datetime:
+    """A time without a zone is UTC, as everywhere in Charter (the database refuses naive times)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+UTCTime = Annotated[datetime, AfterValidator(_utc)]
 
 
 class _Input(BaseModel):
@@ -62,8 +70,8 @@ class DecisionFairnessCreate(_Input):
     sensitive_features: list[str] = Field(min_length=1, max_length=5, description="sensitive attributes as logged")
     positive_output: Any = Field(description="the decision value that is the favourable (or flagged) one")
     positive_outcome: Any = Field(default=None, description="the outcome value counted as positive (default: the same)")
-    since: datetime | None = Field(default=None, description="decided at or after")
-    until: datetime | None = Field(default=None, description="decided before")
+    since: UTCTime | None = Field(default=None, description="decided at or after (UTC when no zone is given)")
+    until: UTCTime | None = Field(default=None, description="decided before (UTC when no zone is given)")
     title: str | None = Field(default=None, max_length=200)
     mode: ComparisonMode = "all_groups"
     reference_group: list[Any] | None = None

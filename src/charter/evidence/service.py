@@ -7,7 +7,7 @@ own code, with the thresholds of the call or the server's defaults.
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy import select
@@ -22,6 +22,10 @@ from charter.inventory import service as inventory
 from charter.inventory.models import ModelVersionRow
 from charter.security.permissions import Permission
 from charter.security.principal import Principal, authorize
+
+if TYPE_CHECKING:  # NumPy and DuckDB stay out of the import (see charter.cli.models)
+    from charter.compute.fairness.stats import GroupStats
+    from charter.decisions.parquet import ParquetLog
 
 P = Permission
 MAX_GROUPS = 10_000
@@ -197,41 +201,22 @@ def fairness_from_decisions(
     *,
     default_thresholds: dict[str, tuple[str, float]],
     default_min_group_size: int,
+    parquet: ParquetLog | None = None,
 ) -> EvidenceRead:
     """Assess the decisions a version logged (those whose outcome is known) and store it as evidence.
 
     Reading sensitive attributes needs ``fairness:read`` in the model's team, as in the log itself;
     the decisions read are counted in the evidence and the audit trail, never copied into them.
     """
-    from charter.compute.fairness import compute_statistics
-    from charter.decisions.models import DecisionAttributesRow, DecisionRow
-
     row = inventory.version_for(session, actor, model_ref, version, P.EVIDENCE_WRITE)
     authorize(actor, P.FAIRNESS_READ, inventory.scope_of(row.model))
-    stmt = (
-        select(DecisionRow.output, DecisionRow.outcome, DecisionAttributesRow.attributes)
-        .join(DecisionAttributesRow, DecisionAttributesRow.decision_id == DecisionRow.id, isouter=True)
-        .where(DecisionRow.version_id == row.id, DecisionRow.outcome.is_not(None))
-    )
-    if data.since is not None:
-        stmt = stmt.where(DecisionRow.decided_at >= data.since)
-    if data.until is not None:
-        stmt = stmt.where(DecisionRow.decided_at < data.until)
-    rows = session.execute(stmt).all()
-    if not rows:
+    stats = decision_statistics(session, row.model_id, row.id, data, parquet=parquet)
+    engine = "numpy" if parquet is None else "duckdb"
+    count = int(stats.rows.sum()) if stats is not None else 0
+    if stats is None or count == 0:
         raise InvalidInput(
             f"Version {row.version} of {row.model.name} has no logged decision with a known outcome in that window."
         )
-    positive_outcome = data.positive_outcome if data.positive_outcome is not None else data.positive_output
-    columns: dict[str, list[Any]] = {f: [] for f in data.sensitive_features}
-    for _output, _outcome, attributes in rows:
-        for feature in data.sensitive_features:
-            columns[feature].append((attributes or {}).get(feature))
-    stats = compute_statistics(
-        y_true=[outcome == positive_outcome for _o, outcome, _a in rows],
-        y_pred=[output == data.positive_output for output, _o, _a in rows],
-        sensitive_features=columns,
-    )
     window = f"{data.since or 'the start'} to {data.until or 'now'}"
     request = FairnessEvidenceCreate(
         statistics=stats.to_dict(),
@@ -241,8 +226,8 @@ def fairness_from_decisions(
         thresholds=data.thresholds,
         min_group_size=data.min_group_size,
         n_resamples=data.n_resamples,
-        data_description=f"{len(rows):,} logged decisions with outcomes, {window}",
-        engine="numpy",
+        data_description=f"{count:,} logged decisions with outcomes, {window}",
+        engine=engine,
     )
     return record_fairness(
         session,
@@ -252,4 +237,78 @@ def fairness_from_decisions(
         request,
         default_thresholds=default_thresholds,
         default_min_group_size=default_min_group_size,
+    )
+
+
+def decision_statistics(
+    session: Session,
+    model_id: int,
+    version_id: int,
+    data: DecisionFairnessCreate,
+    *,
+    parquet: ParquetLog | None = None,
+) -> GroupStats | None:
+    """The fairness statistics of a version's logged decisions with outcomes in ``data``'s window
+    (None: there are none). No authorization: callers check ``fairness:read`` (or are the system)."""
+    positive_outcome = data.positive_outcome if data.positive_outcome is not None else data.positive_output
+    if parquet is None:
+        return _logged_statistics(session, version_id, data, positive_outcome)
+    return _parquet_statistics(parquet, model_id, version_id, data, positive_outcome)
+
+
+def _logged_statistics(
+    session: Session, version_id: int, data: DecisionFairnessCreate, positive_outcome: Any
+) -> GroupStats | None:
+    """The statistics of a version's decisions with outcomes, read from the database (None: none)."""
+    from charter.compute.fairness import compute_statistics
+    from charter.decisions.models import DecisionAttributesRow, DecisionRow
+
+    stmt = (
+        select(DecisionRow.output, DecisionRow.outcome, DecisionAttributesRow.attributes)
+        .join(DecisionAttributesRow, DecisionAttributesRow.decision_id == DecisionRow.id, isouter=True)
+        .where(DecisionRow.version_id == version_id, DecisionRow.outcome_at.is_not(None))
+    )
+    if data.since is not None:
+        stmt = stmt.where(DecisionRow.decided_at >= data.since)
+    if data.until is not None:
+        stmt = stmt.where(DecisionRow.decided_at < data.until)
+    rows = session.execute(stmt).all()
+    if not rows:
+        return None
+    columns: dict[str, list[Any]] = {f: [] for f in data.sensitive_features}
+    for _output, _outcome, attributes in rows:
+        for feature in data.sensitive_features:
+            columns[feature].append((attributes or {}).get(feature))
+    return compute_statistics(
+        y_true=[outcome == positive_outcome for _o, outcome, _a in rows],
+        y_pred=[output == data.positive_output for output, _o, _a in rows],
+        sensitive_features=columns,
+    )
+
+
+def _parquet_statistics(
+    parquet: ParquetLog, model_id: int, version_id: int, data: DecisionFairnessCreate, positive_outcome: Any
+) -> GroupStats | None:
+    """The same, aggregated by DuckDB over the Parquet decision log (outputs compared as JSON text)."""
+    from charter.compute.fairness import SqlQuery, compute_statistics
+    from charter.decisions.models import dumps
+
+    query = parquet.fairness_query(
+        model_id,
+        version_id,
+        features=data.sensitive_features,
+        positive_output=dumps(data.positive_output).decode(),
+        positive_outcome=dumps(positive_outcome).decode(),
+        since=data.since,
+        until=data.until,
+    )
+    if query is None:
+        return None
+    sql, params = query
+    return compute_statistics(
+        SqlQuery(sql, params=params),
+        y_true="y_true",
+        y_pred="y_pred",
+        sensitive_features=list(data.sensitive_features),
+        engine="duckdb",
     )

@@ -461,6 +461,9 @@ def open_download(
             outcome="failed",
             details={"version": row.version, "path": artifact.path},
         ) from None
+    from charter.policies import gates as policy_gates  # the policies read the inventory: imported late
+
+    policy_gates.check_download(session, actor, protection, row, artifact.path)
     audit.record(
         session,
         actor,

@@ -195,6 +195,9 @@ class VersionRead(BaseModel):
     created_at: datetime
     created_by: str
     stage_changed_at: datetime
+    warnings: list[str] = Field(
+        default_factory=list, description="failures of policies in `warn` (registration and promotion answers only)"
+    )
 
 
 class Promotion(_Input):

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from charter.audit import service as audit
 from charter.audit.models import AuditEventRow, event_field
-from charter.errors import CharterError, Conflict, InvalidInput, NotFound, PermissionDenied
+from charter.errors import CharterError, Conflict, InvalidInput, NotFound, PermissionDenied, named_list
 from charter.evidence.models import EvidenceRow
 from charter.identity.models import TeamRow
 from charter.identity.service import get_team, team_names
@@ -434,6 +434,25 @@ def get_version_row(session: Session, model: ModelRow, version: str) -> ModelVer
     return row
 
 
+def version_ids(session: Session, model: ModelRow, names: set[str], *, before: str) -> dict[str, int]:
+    """version name -> id for ``names`` of ``model``; a 404 naming the missing ones otherwise
+    (``before``: what registering a version comes before, e.g. "logging its decisions")."""
+    if not names:
+        return {}
+    stmt = select(ModelVersionRow.version, ModelVersionRow.id).where(
+        ModelVersionRow.model_id == model.id, ModelVersionRow.version.in_(names)
+    )
+    found = {name: vid for name, vid in session.execute(stmt)}
+    missing = sorted(names - set(found))
+    if missing:
+        raise NotFound(
+            f"Model {model.name!r} has no version {named_list([repr(m) for m in missing])}; "
+            f"register a version before {before}.",
+            details={"versions": missing[:20]},
+        )
+    return found
+
+
 def version_for(
     session: Session, actor: Principal, model_ref: str | int, version: str, permission: Permission
 ) -> ModelVersionRow:
@@ -485,7 +504,10 @@ def create_version(session: Session, actor: Principal, model_ref: str | int, dat
             "datasets": [f"{link.dataset}:{link.role}" for link in data.datasets],
         },
     )
-    return version_read(row)
+    from charter.policies import gates as policy_gates  # the policies read the inventory: imported late
+
+    warnings = policy_gates.check_registration(session, actor, row)
+    return version_read(row).model_copy(update={"warnings": warnings})
 
 
 def _checked_card(fields: dict[str, Any]) -> dict[str, Any]:
@@ -594,9 +616,11 @@ def promote(
             )
         )
     from charter.inventory import artifacts
+    from charter.policies import gates as policy_gates  # registers the policy gate; it reads the inventory
 
     reasons = artifacts.promotion_refusals(protection, row, target)
-    reasons += lifecycle.gates.refusals(lifecycle.GateInput(session, actor, model.id, row.id, source, target))
+    with policy_gates.checking_signatures(session, protection):
+        reasons += lifecycle.gates.refusals(lifecycle.GateInput(session, actor, model.id, row.id, source, target))
     if reasons:
         refuse(
             Conflict(
@@ -615,7 +639,7 @@ def promote(
     audit.record(
         session, actor, action, resource_type=RESOURCE, resource_id=model.id, details={**base, "comment": data.comment}
     )
-    return version_read(row)
+    return version_read(row).model_copy(update={"warnings": policy_gates.take_warnings(session, row.id)})
 
 
 # -- diff and history -------------------------------------------------------------------------------

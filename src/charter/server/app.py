@@ -23,15 +23,23 @@ from charter.decisions import api as decisions_api
 from charter.evidence import api as evidence_api
 from charter.identity import api as identity_api
 from charter.identity import auth
+from charter.incidents import api as incidents_api
 from charter.inventory import api as inventory_api
+from charter.metrics import api as metrics_api
+from charter.monitoring import api as monitoring_api
+from charter.monitoring import worker
+from charter.monitoring.service import firing_counts, monitor_states
+from charter.policies import api as policies_api
 from charter.security.principal import Principal
 from charter.server.errors import install_error_handlers
 from charter.server.health import audit_size
 from charter.server.health import router as health_router
-from charter.server.metrics import Metrics
+from charter.server.metrics import Metrics, MonitoringState
 from charter.server.middleware import RequestMiddleware
 from charter.server.state import AppState
+from charter.web import incidents as incident_pages
 from charter.web import inventory as inventory_pages
+from charter.web import monitoring as monitoring_pages
 from charter.web import pages
 from charter.web.vendor import VendorFiles
 
@@ -48,6 +56,16 @@ def checkpoint_if_grown(state: AppState) -> bool:
             return False
         audit.checkpoint(session, SCHEDULER, key=state.audit_key, origin=state.audit_origin, record_event=False)
     return True
+
+
+def monitoring_state(state: AppState) -> MonitoringState:
+    with state.db.session(write=False) as session:
+        return MonitoringState(monitors=monitor_states(session), firing=firing_counts(session))
+
+
+def monitoring_round(state: AppState) -> None:
+    """The in-process worker (``CHARTER_WORKER_INTERVAL``): due monitors, deadlines, notifications."""
+    worker.tick(state.db, state.settings)
 
 
 def housekeeping(state: AppState) -> None:
@@ -83,6 +101,9 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
                 _every(settings.audit_checkpoint_interval, lambda: checkpoint_if_grown(state), "audit checkpoint")
             )
             tasks.append(checkpoint)
+        if settings.worker_interval:
+            rounds = _every(settings.worker_interval, lambda: monitoring_round(state), "monitoring round")
+            tasks.append(asyncio.create_task(rounds))
         try:
             yield
         finally:
@@ -100,7 +121,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         lifespan=lifespan,
     )
     app.state.charter = state
-    app.state.metrics = Metrics(lambda: audit_size(state.db))
+    app.state.metrics = Metrics(lambda: audit_size(state.db), lambda: monitoring_state(state))
     app.add_middleware(RequestMiddleware, metrics=app.state.metrics)
     install_error_handlers(app)
     app.include_router(health_router)
@@ -109,8 +130,14 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.include_router(inventory_api.router)
     app.include_router(evidence_api.router)
     app.include_router(decisions_api.router)
+    app.include_router(incidents_api.router)
+    app.include_router(metrics_api.router)
+    app.include_router(monitoring_api.router)
+    app.include_router(policies_api.router)
     app.include_router(pages.router)
     app.include_router(inventory_pages.router)
+    app.include_router(incident_pages.router)
+    app.include_router(monitoring_pages.router)
     static = resources.files("charter.web") / "static"
     app.mount("/static/vendor", VendorFiles(), name="vendor")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")

@@ -1,13 +1,14 @@
-"""Prometheus metrics: request counts and latencies, and the audit chain's size.
+"""Prometheus metrics: request counts and latencies, the audit chain's size, monitors and alerts.
 
 Each app has its own registry (no process-global state, so several apps
-can live in one test process). The audit figure is read from the database
-at scrape time, so it counts events written by every process.
+can live in one test process). The audit, monitor and alert figures are read
+from the database at scrape time, so they count what every process wrote.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -26,8 +27,40 @@ class _AuditCollector(Collector):
         yield family
 
 
+class _MonitoringCollector(Collector):
+    """Monitor results and firing alerts, read from the database at scrape time (every worker's)."""
+
+    def __init__(self, read: Callable[[], MonitoringState]) -> None:
+        self._read = read
+
+    def collect(self) -> Iterator[Metric]:
+        state = self._read()
+        value = GaugeMetricFamily("charter_monitor_value", "Last value a monitor measured", labels=["model", "monitor"])
+        breach = GaugeMetricFamily(
+            "charter_monitor_breached", "1 when a monitor's last run found a breach", labels=["model", "monitor"]
+        )
+        failing = GaugeMetricFamily(
+            "charter_monitor_error", "1 when a monitor's last run could not check", labels=["model", "monitor"]
+        )
+        for model, monitor, status, last in state.monitors:
+            if last is not None:
+                value.add_metric([model, monitor], last)
+            breach.add_metric([model, monitor], 1.0 if status == "breach" else 0.0)
+            failing.add_metric([model, monitor], 1.0 if status == "error" else 0.0)
+        alerts = GaugeMetricFamily("charter_alerts_firing", "Alerts firing", labels=["model", "severity"])
+        for alerted, severity, count in state.firing:  # an incident's deadline names no model
+            alerts.add_metric([alerted or "", severity], float(count))
+        yield from (value, breach, failing, alerts)
+
+
+@dataclass(frozen=True)
+class MonitoringState:
+    monitors: list[tuple[str, str, str | None, float | None]]
+    firing: list[tuple[str | None, str, int]]
+
+
 class Metrics:
-    def __init__(self, audit_size: Callable[[], int]) -> None:
+    def __init__(self, audit_size: Callable[[], int], monitoring: Callable[[], MonitoringState] | None = None) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "charter_http_requests", "HTTP requests", ["method", "route", "status"], registry=self.registry
@@ -40,6 +73,8 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(_AuditCollector(audit_size))
+        if monitoring is not None:
+            self.registry.register(_MonitoringCollector(monitoring))
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()

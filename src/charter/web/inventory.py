@@ -21,7 +21,8 @@ from charter.inventory.schemas import Promotion
 from charter.security.permissions import Permission
 from charter.server.deps import Context, PageNeeds
 from charter.web import charts
-from charter.web.pages import CsrfField, _check_csrf
+from charter.web.monitoring import model_section
+from charter.web.pages import CsrfField, check_csrf
 from charter.web.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -37,7 +38,11 @@ MOVE_LABELS = {
     "deprecated": "Deprecate",
     "retired": "Retire",
 }
-DONE_MESSAGES = {"promoted": "The version moved to its new stage.", "approved": "The version was approved."}
+DONE_MESSAGES = {
+    "promoted": "The version moved to its new stage.",
+    "approved": "The version was approved.",
+    "ran": "The monitor ran; its result is under Monitoring.",
+}
 
 
 def _choice(value: str | None, allowed: tuple[str, ...]) -> str | None:
@@ -120,12 +125,19 @@ def _model_page(
     decisions = None
     if current and ctx.principal.can(P.DECISION_READ, scope):
         from charter.decisions import service as decision_log
+        from charter.decisions.parquet import configured
         from charter.decisions.pseudonyms import keys_for
         from charter.decisions.schemas import DecisionFilter
 
         keys = keys_for(ctx.state.settings.secret)
         decisions = decision_log.list_decisions(
-            ctx.session, ctx.principal, name, DecisionFilter(version=current.version), keys=keys, limit=10
+            ctx.session,
+            ctx.principal,
+            name,
+            DecisionFilter(version=current.version),
+            keys=keys,
+            limit=10,
+            parquet=configured(ctx.state.settings),
         ).items
     moves = []
     if current:
@@ -145,6 +157,7 @@ def _model_page(
             "history": history,
             "fairness": fairness,
             "decisions": decisions,
+            "monitoring": model_section(ctx, model.name, scope),
             "moves": moves,
             "move_labels": MOVE_LABELS,
             "message": message,
@@ -175,7 +188,7 @@ def promote_submit(
     comment: Annotated[str, Form(max_length=5000)] = "",
     ctx: Context = PageNeeds(P.MODEL_READ, write=True),
 ) -> Response:
-    _check_csrf(ctx, csrf)
+    check_csrf(ctx, csrf)
     try:
         data = Promotion(stage=stage, comment=comment or None)
     except ValidationError:

@@ -32,7 +32,7 @@ from charter.web.render import LOGIN_CSRF_COOKIE, render, render_login, safe_nex
 router = APIRouter(include_in_schema=False)
 P = Permission
 AUTO_VERIFY_LIMIT = 200_000
-# Every form that changes something echoes the session's CSRF value (compared in _check_csrf).
+# Every form that changes something echoes the session's CSRF value (compared in check_csrf).
 # A missing value defaults to "" so that it is refused like a wrong one: 403, audited.
 CsrfField = Annotated[str, Form(max_length=200)]
 # Refusals shown on the form itself; anything else (a denial above all) goes to the one error renderer.
@@ -48,7 +48,7 @@ DONE_MESSAGES = {
 FIELD_LABELS = {"username": "User name", "password": "Initial password", "display_name": "Display name"}
 
 
-def _check_csrf(ctx: Context, submitted: str) -> None:
+def check_csrf(ctx: Context, submitted: str) -> None:
     expected = getattr(ctx.request.state, "csrf", None)
     if not expected or not hmac.compare_digest(expected.encode(), submitted.encode()):
         raise CsrfFailed("The form has expired or did not come from this site; reload the page and try again.")
@@ -119,7 +119,7 @@ def login_submit(
 
 @router.post("/logout")
 def logout(csrf: CsrfField = "", ctx: Context = PageNeeds(P.SELF)) -> Response:
-    _check_csrf(ctx, csrf)
+    check_csrf(ctx, csrf)
     claims = ctx.request.state.session_claims
     auth.revoke_token(ctx.session, ctx.principal, claims.jti, claims.expires_at)
     response = _flash_redirect("/login")
@@ -230,7 +230,7 @@ def users_create(
     team: Annotated[str, Form(max_length=64)] = "",
     ctx: Context = PageNeeds(P.USER_WRITE),
 ) -> Response:
-    _check_csrf(ctx, csrf)
+    check_csrf(ctx, csrf)
     typed = {"username": username, "display_name": display_name, "role": role, "team": team}  # never the password
     try:
         data = UserCreate(
@@ -250,7 +250,7 @@ def users_create(
 
 @router.post("/admin/users/{name}/{action}")
 def users_toggle(name: str, action: str, csrf: CsrfField = "", ctx: Context = PageNeeds(P.USER_WRITE)) -> Response:
-    _check_csrf(ctx, csrf)
+    check_csrf(ctx, csrf)
     if action not in ("disable", "enable"):
         raise InvalidInput("The action must be disable or enable.")
     try:
@@ -269,7 +269,7 @@ def roles_change(
     team: Annotated[str, Form(max_length=64)] = "",
     ctx: Context = PageNeeds(P.ROLE_GRANT),
 ) -> Response:
-    _check_csrf(ctx, csrf)
+    check_csrf(ctx, csrf)
     if action not in ("grant", "revoke"):
         raise InvalidInput("The action must be grant or revoke.")
     try:

@@ -48,6 +48,9 @@ Conventions, and where Charter differs from Fairlearn 0.15 and AIF360 0.6.1
   draws for the AUC; in reference mode the reported comparison's group is held fixed.
 * CSV files are read by Arrow's rules (shared by the DuckDB engine): an empty text field is the
   label "" (pandas.read_csv would make it missing); empty numeric fields are missing.
+* ``SqlQuery`` makes a query's result the data: run by DuckDB in process (it reads Parquet and
+  CSV files, joins them, filters with ``$name`` parameters) or streamed from a SQLite or
+  PostgreSQL database by URL (``:name`` parameters); see ``sql``.
 """
 
 from charter.compute.fairness.api import (
@@ -70,6 +73,7 @@ from charter.compute.fairness.report import (
     Interval,
     ThresholdCheck,
 )
+from charter.compute.fairness.sql import SqlQuery
 from charter.compute.fairness.stats import DEFAULT_BINS, GroupLabel, GroupStats, score_bin
 
 __all__ = [
@@ -89,6 +93,7 @@ __all__ = [
     "GroupMetrics",
     "GroupStats",
     "Interval",
+    "SqlQuery",
     "ThresholdCheck",
     "assess",
     "compute_statistics",

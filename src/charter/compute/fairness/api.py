@@ -13,7 +13,7 @@ import numpy as np
 
 from charter import __version__
 from charter.compute.fairness import bootstrap, metrics
-from charter.compute.fairness.engines.numpy_engine import raise_on_missing, statistics_numpy
+from charter.compute.fairness.engines.numpy_engine import raise_on_missing, statistics_batches, statistics_numpy
 from charter.compute.fairness.inputs import Progress, Roles, is_path, roles_of
 from charter.compute.fairness.metrics import AGGREGATE_NAMES, AGGREGATES, F64, RATE_NAMES, Mode
 from charter.compute.fairness.report import (
@@ -27,6 +27,7 @@ from charter.compute.fairness.report import (
     ThresholdCheck,
     group_text,
 )
+from charter.compute.fairness.sql import SqlQuery, database_batches, duckdb_batches, spark_frame
 from charter.compute.fairness.stats import DEFAULT_BINS, GroupLabel, GroupStats
 from charter.errors import InvalidInput
 
@@ -66,14 +67,17 @@ def compute_statistics(
     """Reduce the data once to per-group sufficient statistics.
 
     ``data`` is None (then every role is an array-like), a pandas or polars DataFrame, an Arrow
-    table, a mapping of columns, an Arrow ``RecordBatchReader`` or the path of a Parquet or CSV
-    file (then every role is a column name; ``sensitive_features`` a name or a list of names).
+    table, a mapping of columns, an Arrow ``RecordBatchReader``, the path of a Parquet or CSV
+    file, or a :class:`SqlQuery` (then every role is a column name; ``sensitive_features`` a name
+    or a list of names).
     ``missing="group"`` (the default) reports rows with a missing sensitive value as their own
     group (label ``None``, shown "(missing)"); ``missing="error"`` refuses them, naming the column
     and the count. ``chunk_rows`` reads a file (or slices in-memory data) in chunks of that many
     rows and merges their statistics, so a file larger than memory works; ``progress(done,
-    total)`` is called after each chunk. ``engine="duckdb"`` / ``"spark"`` hand the work to those
-    engines (column names only; ``data`` a path, DataFrame or relation / a Spark DataFrame).
+    total)`` is called after each chunk (``total`` None when unknown: a query, a reader).
+    ``engine="duckdb"`` / ``"spark"`` hand the work to those engines (column names only; ``data`` a
+    path, DataFrame, relation or query / a Spark DataFrame or query). A query is read in chunks
+    whatever ``chunk_rows`` says (see ``charter.compute.fairness.sql`` for where each engine runs it).
     """
     if missing not in ("group", "error"):
         raise InvalidInput(f"missing must be 'group' or 'error', not {missing!r}")
@@ -81,6 +85,31 @@ def compute_statistics(
         raise InvalidInput(f"bins must be a positive integer, not {bins!r}")
     if chunk_rows is not None and (not isinstance(chunk_rows, int) or chunk_rows < 1):
         raise InvalidInput(f"chunk_rows must be a positive integer, not {chunk_rows!r}")
+    if isinstance(data, SqlQuery):
+        if engine not in ("numpy", "duckdb", "spark"):
+            raise InvalidInput(f"engine must be 'numpy', 'duckdb' or 'spark', not {engine!r}")
+        if data.url is not None and engine != "numpy":
+            raise InvalidInput(
+                f"a query on a database URL is read by the numpy engine (engine='numpy'), not {engine!r}; "
+                "the DuckDB and Spark engines run queries themselves (url=None)"
+            )
+    if engine == "numpy" and isinstance(data, SqlQuery):
+        roles = roles_of(
+            y_true=y_true,
+            y_pred=y_pred,
+            sensitive_features=sensitive_features,
+            scores=scores,
+            sample_weight=sample_weight,
+        )
+        read = duckdb_batches if data.url is None else database_batches
+        return statistics_batches(
+            read(data, roles, chunk_rows=chunk_rows, progress=progress),
+            features=roles.sensitive,
+            scores=roles.scores is not None,
+            positive_label=positive_label,
+            missing=missing,
+            bins=bins,
+        )
     if engine == "numpy":
         return statistics_numpy(
             data,
@@ -114,6 +143,9 @@ def compute_statistics(
         from charter.compute.fairness.engines.spark_local import local_dataframe
 
         with local_dataframe(data) as frame:
+            stats = _run_engine(run, frame, roles, positive_label, missing, bins)
+    elif engine == "spark" and isinstance(data, SqlQuery):  # spark.sql in the active or a local session
+        with spark_frame(data) as frame:
             stats = _run_engine(run, frame, roles, positive_label, missing, bins)
     else:
         stats = _run_engine(run, data, roles, positive_label, missing, bins)

@@ -34,7 +34,8 @@ import pyarrow as pa
 from charter.errors import InvalidInput
 
 Column = Any  # np.ndarray | pd.Series | pd.Categorical | pa.Array | pa.ChunkedArray
-Progress = Callable[[int, int], None]  # (done, total) in rows (Parquet, Arrow) or bytes (CSV)
+# (done, total) in rows (Parquet, Arrow, queries) or bytes (CSV); total is None when unknown (a query, a reader)
+Progress = Callable[[int, int | None], None]
 
 _PARQUET = (".parquet", ".pq")
 _CSV = (".csv", ".tsv", ".txt")
@@ -197,6 +198,11 @@ def _table_getter(data: Any) -> tuple[list[str], Callable[[str], Column]]:
 def _columns(table: tuple[list[str], Callable[[str], Column]], roles: Roles) -> Columns:
     available, get = table
     check_columns(available, roles)
+    return role_columns(get, roles)
+
+
+def role_columns(get: Callable[[str], Column], roles: Roles) -> Columns:
+    """The column of each role, fetched by name with ``get`` (the names already checked)."""
     return _assemble(
         get(roles.y_true),
         get(roles.y_pred),
@@ -345,10 +351,17 @@ def file_batches(
             progress(size, size)
 
 
-def reader_batches(reader: pa.RecordBatchReader, roles: Roles) -> Iterator[Columns]:
+def reader_batches(
+    reader: pa.RecordBatchReader, roles: Roles, *, progress: Progress | None = None
+) -> Iterator[Columns]:
+    """A record-batch reader batch by batch; ``progress(rows so far, None)`` after each (its length is unknown)."""
     check_columns(list(reader.schema.names), roles)
+    done = 0
     for batch in reader:
         yield _columns(_table_getter(batch), roles)
+        done += batch.num_rows
+        if progress is not None:
+            progress(done, None)
 
 
 def _string_columns(path: str | os.PathLike[str], roles: Roles) -> list[str]:

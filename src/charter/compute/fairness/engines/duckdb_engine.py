@@ -42,6 +42,14 @@ import numpy as np
 from charter.compute.fairness.engines.encode import Codes, native
 from charter.compute.fairness.engines.numpy_engine import Binariser, raise_on_missing
 from charter.compute.fairness.inputs import Roles, check_columns, roles_of
+from charter.compute.fairness.sql import (
+    SqlQuery,
+    duckdb_columns,
+    duckdb_connection,
+    is_query_error,
+    query_error,
+    subquery,
+)
 from charter.compute.fairness.stats import DEFAULT_BINS, GroupLabel, GroupStats
 from charter.errors import InvalidInput
 
@@ -272,7 +280,7 @@ def _file_source(path: str) -> str:
 
 
 def statistics_duckdb(
-    source: str | Path | pyarrow.Table | pandas.DataFrame,
+    source: str | Path | pyarrow.Table | pandas.DataFrame | SqlQuery,
     *,
     y_true: str,
     y_pred: str,
@@ -289,10 +297,12 @@ def statistics_duckdb(
     """Per-group fairness statistics of ``source``, computed by DuckDB without loading the data.
 
     ``source`` is a Parquet or CSV file, a glob pattern (``data/*.parquet``), a folder of Parquet
-    files (read recursively, Hive partitions included), an Arrow table or a pandas DataFrame (any
-    object DuckDB can scan). The result equals the numpy engine's on the same data (see the module
-    docstring for the types of the labels and for weighted sums). ``threads`` and ``memory_limit``
-    (``"2GB"``) are set on the connection: a fresh in-memory one unless ``connection`` is given.
+    files (read recursively, Hive partitions included), an Arrow table, a pandas DataFrame (any
+    object DuckDB can scan) or a :class:`SqlQuery` without a ``url`` (aggregated as a subquery, so
+    its result is never materialised). The result equals the numpy engine's on the same data (see
+    the module docstring for the types of the labels and for weighted sums). ``threads`` and
+    ``memory_limit`` (``"2GB"``) are set on the connection: a fresh in-memory one unless
+    ``connection`` is given.
 
     Raises ``InvalidInput`` as the numpy engine does: an unknown column (naming the available ones),
     labels that are not binary or not 0/1 without ``positive_label`` (listing up to 20 of them),
@@ -300,13 +310,21 @@ def statistics_duckdb(
     sensitive values when ``missing="error"``; also for a file DuckDB cannot read.
     """
     check_options(missing, bins)
+    if isinstance(source, SqlQuery) and source.url is not None:
+        raise InvalidInput(
+            "a query on a database URL is read by the numpy engine (engine='numpy'); "
+            "the DuckDB engine runs queries in DuckDB itself (url=None)"
+        )
     own = connection is None
-    con = duckdb.connect() if connection is None else connection
+    con = _connect(source) if connection is None else connection
     view: str | None = None
     try:
         _configure(con, threads, memory_limit)
         params: dict[str, Any] = {}
-        if isinstance(source, str | os.PathLike):
+        if isinstance(source, SqlQuery):
+            relation = subquery(source)
+            params = source.arguments
+        elif isinstance(source, str | os.PathLike):
             path = os.fspath(source)
             if os.path.isdir(path):
                 path = os.path.join(path, "**", "*.parquet")
@@ -338,8 +356,10 @@ def statistics_duckdb(
         def read(sql: str, args: dict[str, Any]) -> Any:
             try:
                 return con.sql(sql, params=args).to_arrow_table()
-            except _READ_ERRORS as exc:
-                raise InvalidInput(f"cannot read {_describe(source)}: {exc}") from exc
+            except duckdb.Error as exc:
+                if not _is_input_error(exc, source):
+                    raise
+                raise _input_error(source, exc) from exc
 
         result = read(query, params)
         guard = result.num_rows == 1 and result.column("n")[0].as_py() is None  # not binary, or no rows
@@ -443,10 +463,32 @@ def _scannable(source: Any, wanted: set[str | None]) -> Any:
     return source
 
 
+def _connect(source: object) -> duckdb.DuckDBPyConnection:
+    if isinstance(source, SqlQuery):
+        return duckdb_connection()
+    con = duckdb.connect()
+    # DuckDB draws its progress bar on stdout, even when it is not a terminal: into `--format json`.
+    con.execute("SET enable_progress_bar = false")
+    return con
+
+
+def _is_input_error(exc: duckdb.Error, source: object) -> bool:
+    """A query's every error but the machine's is the user's input; a file's, those of ``_READ_ERRORS``."""
+    return is_query_error(exc) if isinstance(source, SqlQuery) else isinstance(exc, _READ_ERRORS)
+
+
+def _input_error(source: object, exc: duckdb.Error) -> InvalidInput:
+    if isinstance(source, SqlQuery):
+        return query_error(source, exc)
+    return InvalidInput(f"cannot read {_describe(source)}: {exc}")
+
+
 def _describe_relation(
     con: duckdb.DuckDBPyConnection, relation: str, params: dict[str, Any], source: object
 ) -> dict[str, str]:
     """The columns of ``relation`` and their types (DuckDB reads only the schema, or a CSV sample)."""
+    if isinstance(source, SqlQuery):
+        return duckdb_columns(con, source)
     try:
         described = con.execute(f"DESCRIBE SELECT * FROM {relation}", params).fetchall()  # noqa: S608
     except _READ_ERRORS as exc:

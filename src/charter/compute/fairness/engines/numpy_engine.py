@@ -83,7 +83,7 @@ def statistics_numpy(
             batches: Iterable[Columns] = in_memory_batches(columns, chunk_rows or columns.rows or 1, progress)
         elif isinstance(data, pa.RecordBatchReader):
             assert roles is not None
-            batches = reader_batches(data, roles)
+            batches = reader_batches(data, roles, progress=progress)
         elif is_path(data) and chunk_rows is not None:
             assert roles is not None
             batches = file_batches(data, roles, chunk_rows=chunk_rows, progress=progress)
@@ -96,11 +96,31 @@ def statistics_numpy(
     return stats
 
 
+def statistics_batches(
+    batches: Iterable[Columns],
+    *,
+    features: Sequence[str],
+    scores: bool,
+    positive_label: Any = None,
+    missing: str = "group",
+    bins: int = DEFAULT_BINS,
+) -> GroupStats:
+    """Statistics of a stream of batches (a query's result), merged batch by batch; one label rule for all.
+
+    ``scores`` says whether the batches carry scores, so that an empty stream still gets (empty)
+    score histograms, as the other engines give.
+    """
+    stats = _merge_all(batches, Binariser(positive_label), bins=bins, features=features, scores=scores)
+    if missing == "error":
+        raise_on_missing(stats)
+    return stats
+
+
 def _merge_all(
-    batches: Iterable[Columns], labels: Binariser, *, bins: int, features: Sequence[str] | None
+    batches: Iterable[Columns], labels: Binariser, *, bins: int, features: Sequence[str] | None, scores: bool = False
 ) -> GroupStats:
     total: GroupStats | None = None
-    with_scores = False
+    with_scores = scores
     for batch in batches:
         part = reduce(batch, labels, bins=bins)
         with_scores = batch.scores is not None
@@ -284,6 +304,10 @@ def _floats(column: Column, role: str) -> F64:
         column = column.to_arrow()
     try:
         if isinstance(column, pa.Array | pa.ChunkedArray):
+            if pa.types.is_decimal(column.type):
+                # SQL NUMERIC (DuckDB, PostgreSQL), to the nearest double as DuckDB's CAST(... AS DOUBLE): Arrow's
+                # own decimal-to-double cast is off by an ulp for a third of values, its text parser is exact.
+                column = column.cast(pa.string()).cast(pa.float64())
             if not (pa.types.is_integer(column.type) or pa.types.is_floating(column.type)):
                 raise TypeError(str(column.type))
             return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)

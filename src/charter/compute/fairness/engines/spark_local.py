@@ -1,4 +1,4 @@
-"""A local Spark session for the command line: ``charter fairness --engine spark`` on a file.
+"""A local Spark session for the command line: ``charter fairness --engine spark`` on a file or a query.
 
 On a cluster, callers pass their own Spark DataFrame to ``statistics_spark``; on one machine the
 CLI starts Spark in local mode (as NOTES.md found works here: ``local[2]``, no UI, bound to the
@@ -16,13 +16,12 @@ from charter.errors import InvalidInput
 
 
 @contextmanager
-def local_dataframe(path: str | Path) -> Iterator[Any]:
-    """The file (CSV with a header, Parquet, or a folder of Parquet files) as a Spark DataFrame."""
+def local_session() -> Iterator[Any]:
+    """The active Spark session, or a local one started now and stopped at the end."""
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:
         raise InvalidInput("The Spark engine needs PySpark: pip install 'charter[spark]'.") from exc
-    source = Path(path)
     existing = SparkSession.getActiveSession()
     spark = existing or (
         SparkSession.builder.master("local[2]")
@@ -34,12 +33,20 @@ def local_dataframe(path: str | Path) -> Iterator[Any]:
         .getOrCreate()
     )
     try:
+        yield spark
+    finally:
+        if existing is None:  # a session someone else started is theirs to stop
+            spark.stop()
+
+
+@contextmanager
+def local_dataframe(path: str | Path) -> Iterator[Any]:
+    """The file (CSV with a header, Parquet, or a folder of Parquet files) as a Spark DataFrame."""
+    source = Path(path)
+    with local_session() as spark:
         name = source.name.lower()
         if name.endswith((".csv", ".csv.gz", ".tsv")):
             frame = spark.read.option("header", "true").option("inferSchema", "true").csv(str(source))
         else:
             frame = spark.read.parquet(str(source))
         yield frame
-    finally:
-        if existing is None:  # a session someone else started is theirs to stop
-            spark.stop()

@@ -1,0 +1,1 @@
+"""Incident response: incidents on models, their timeline, clocks, containment and post-incident review."""

@@ -1,0 +1,1 @@
+"""Metric series per model version: ingestion, downsampled reads, reports (trend, change points, anomalies)."""
