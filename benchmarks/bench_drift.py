@@ -4,6 +4,7 @@ Run from the repository root:
 
     python benchmarks/bench_drift.py                         # 1e6 vs 1e6 rows, every side, scale run at 1e8
     python benchmarks/bench_drift.py --scale-rows 0 --spark  # no scale run; Spark too
+    python benchmarks/bench_drift.py --rows 0 --keep         # only the scale run; keep its 13 GB of Parquet
     python benchmarks/bench_drift.py --setup-evidently       # only create Evidently's environment
 
 Data: a reference and a current table of ``--rows`` rows each, 20 numeric columns (normal, lognormal,
@@ -33,7 +34,8 @@ The Polars baseline's bins (interpolated deciles) differ from Charter's, so its 
 not compared.
 
 The scale run (``--scale-rows``, split evenly between reference and current) profiles Parquet files
-with the DuckDB engine (two threads, ``memory_limit`` 2 GB) as a sketch.
+with the DuckDB engine (two threads, ``memory_limit`` 2 GB) as a sketch: the reference's edges from a
+sample of a million rows, every column binned in NumPy behind DuckDB's scan.
 """
 
 from __future__ import annotations
@@ -441,7 +443,9 @@ def scale_child(rows: int) -> None:
     from charter.compute.drift.engines.duckdb_engine import profile_duckdb
 
     ref_path, cur_path = data_files(rows // 2)
+    load_before = os.getloadavg()
     before = reset_peak()
+    cpu = time.process_time()  # every thread of this process: the work done, whatever the machine's load
     started = time.perf_counter()
     request = Request(None, frozenset(), frozenset(), 1000, 0)
     ref = profile_duckdb(ref_path, request, threads=2, memory_limit="2GB")
@@ -450,11 +454,12 @@ def scale_child(rows: int) -> None:
     cur = profile_duckdb(cur_path, current_request, threads=2, memory_limit="2GB")
     report = compare(ref, cur)
     seconds = time.perf_counter() - started
+    cpu_seconds = time.process_time() - cpu
     worst_ks = max(c.details.get("ks_error_bound", 0.0) for c in report.columns.values())
-    result = {"rows": rows, "seconds": seconds, "reference_seconds": reference_s, "peak_mb": peak_mb()}
-    print(
-        json.dumps({**result, "before_mb": before, "drifted": list(report.drifted_columns), "worst_ks_bound": worst_ks})
-    )
+    result = {"rows": rows, "seconds": seconds, "reference_seconds": reference_s, "cpu_seconds": cpu_seconds,
+              "peak_mb": peak_mb(), "before_mb": before, "load_before": load_before,
+              "load_after": os.getloadavg()}  # fmt: skip
+    print(json.dumps({**result, "drifted": list(report.drifted_columns), "worst_ks_bound": worst_ks}))
 
 
 # -- main ------------------------------------------------------------------------------------------------------------
@@ -462,7 +467,9 @@ def scale_child(rows: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--rows", type=float, default=1e6, help="rows of the reference and of the current data")
+    parser.add_argument(
+        "--rows", type=float, default=1e6, help="rows of the reference and of the current data (0: none)"
+    )
     parser.add_argument("--repeat", type=int, default=3, help="runs of each Charter and baseline side (median)")
     parser.add_argument("--spark", action="store_true", help="also the Spark engine (local[2])")
     parser.add_argument("--no-evidently", action="store_true", help="skip Evidently (72 s and 2 GB at 1e6 rows)")
@@ -488,6 +495,19 @@ def main() -> None:
         return
 
     print(f"$ {command_line()}\nmachine: {machine()}")
+    report: dict[str, Any] = {"command": command_line(), "machine": machine(), "runs": {}}
+    if int(args.rows):
+        side_by_side(args, report)
+    if int(args.scale_rows):
+        scale_run(args, report)
+    out = RESULTS / args.out
+    out.write_text(json.dumps(report, indent=2))
+    print(f"\nload average at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"raw figures: {out.relative_to(ROOT)}")
+
+
+def side_by_side(args: argparse.Namespace, report: dict[str, Any]) -> None:
+    """Every side on ``--rows`` + ``--rows`` rows, the numbers checked against each other."""
     rows = int(args.rows)
     started = time.perf_counter()
     data_files(rows)
@@ -496,7 +516,6 @@ def main() -> None:
     sides = ["charter-numpy", "charter-numpy-sketch", "charter-duckdb", "charter-duckdb-sketch"]
     sides += ["charter-spark-sketch"] if args.spark else []
     baselines = ["scipy", "polars"]
-    report: dict[str, Any] = {"command": command_line(), "machine": machine(), "runs": {}}
     runs: dict[str, dict[str, Any]] = {}
     for side in [*sides, *baselines, *([] if args.no_evidently else ["evidently"])]:
         runs[side] = run_child(side, rows, args.repeat)
@@ -540,33 +559,31 @@ def main() -> None:
     print(table(f"Drift, {rows:,} vs {rows:,} rows, 20 numeric + 5 categorical columns (median of {args.repeat})",
                 header, rows_out))  # fmt: skip
 
+
+def scale_run(args: argparse.Namespace, report: dict[str, Any]) -> None:
+    """The DuckDB engine from Parquet at ``--scale-rows`` rows in all, in a child process."""
     scale_rows = int(args.scale_rows)
-    if scale_rows:
-        started = time.perf_counter()
-        ref_path, cur_path = data_files(scale_rows // 2)
-        written = time.perf_counter() - started
-        size_mb = (ref_path.stat().st_size + cur_path.stat().st_size) / 1e6
-        print(
-            f"\nscale: {scale_rows // 2:,} + {scale_rows // 2:,} rows of Parquet ({size_mb:,.0f} MB; {written:.0f} s)"
-        )
-        done = subprocess.run(  # noqa: S603
-            [sys.executable, __file__, "--scale-child", str(scale_rows)], capture_output=True, text=True, check=True
-        )
-        scale = json.loads(done.stdout.strip().splitlines()[-1])
-        report["scale"] = {**scale, "parquet_mb": size_mb}
-        print(table("DuckDB engine, sketch (1000 bins), 2 threads, memory_limit 2GB",
-                    ["rows in all", "Parquet MB", "seconds", "of which reference", "M rows/s", "peak RSS MB",
-                     "largest KS bound", "target"],
-                    [[f"{scale_rows:,}", size_mb, scale["seconds"], scale["reference_seconds"],
-                      scale_rows / scale["seconds"] / 1e6, scale["peak_mb"], f"{scale['worst_ks_bound']:.4f}",
-                      f"< {TARGET_SCALE_S:.0f} s: {verdict(scale['seconds'] < TARGET_SCALE_S)}"]]))  # fmt: skip
-        if not args.keep:
-            ref_path.unlink()
-            cur_path.unlink()
-    out = RESULTS / args.out
-    out.write_text(json.dumps(report, indent=2))
-    print(f"\nload average at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    print(f"raw figures: {out.relative_to(ROOT)}")
+    started = time.perf_counter()
+    ref_path, cur_path = data_files(scale_rows // 2)
+    written = time.perf_counter() - started
+    size_mb = (ref_path.stat().st_size + cur_path.stat().st_size) / 1e6
+    print(f"\nscale: {scale_rows // 2:,} + {scale_rows // 2:,} rows of Parquet ({size_mb:,.0f} MB; {written:.0f} s)")
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, __file__, "--scale-child", str(scale_rows)], capture_output=True, text=True, check=True
+    )
+    scale = json.loads(done.stdout.strip().splitlines()[-1])
+    report["scale"] = {**scale, "parquet_mb": size_mb}
+    load = f"{scale['load_before'][0]:.1f} / {scale['load_after'][0]:.1f}"
+    print(table("DuckDB engine, sketch (1000 bins; edges from a sample of 1e6 rows), 2 threads, memory_limit 2GB",
+                ["rows in all", "Parquet MB", "seconds", "of which reference", "CPU seconds", "M rows/s",
+                 "peak RSS MB", "largest KS bound", "load before / after", "target"],
+                [[f"{scale_rows:,}", size_mb, scale["seconds"], scale["reference_seconds"], scale["cpu_seconds"],
+                  scale_rows / scale["seconds"] / 1e6, scale["peak_mb"], f"{scale['worst_ks_bound']:.4f}", load,
+                  f"< {TARGET_SCALE_S:.0f} s: {verdict(scale['seconds'] < TARGET_SCALE_S)}; "
+                  f"< 1 GB: {verdict(scale['peak_mb'] < TARGET_MB)}"]]))  # fmt: skip
+    if not args.keep:
+        ref_path.unlink()
+        cur_path.unlink()
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from charter import __version__
 from charter.cli import (
     assess,
     audit,
+    compliance,
     db,
     drift,
     fairness,
@@ -16,8 +17,10 @@ from charter.cli import (
     models,
     monitoring,
     policies,
+    risk,
     scan,
     server,
+    training,
     users,
 )
 
@@ -61,6 +64,9 @@ app.add_typer(metrics.app, name="metrics")
 app.add_typer(monitoring.app, name="monitor")
 app.command("worker")(monitoring.worker_command)
 app.add_typer(policies.app, name="policy")
+app.add_typer(risk.app, name="risk")
+app.add_typer(compliance.app, name="compliance")
+app.add_typer(training.app, name="training")
 scan.register(app)
 fairness.register(app)
 drift.register(app)

@@ -8,6 +8,7 @@ from pydantic import SecretStr
 
 from charter.client._http import HttpClient, error_from_response
 from charter.client.audit import AuditAPI
+from charter.client.compliance import ComplianceAPI, TrainingAPI
 from charter.client.decisions import DecisionsAPI
 from charter.client.evidence import EvidenceAPI
 from charter.client.identity import IdentityAPI
@@ -17,6 +18,7 @@ from charter.client.metrics import MetricsAPI
 from charter.client.models import Health, Readiness
 from charter.client.monitoring import MonitoringAPI
 from charter.client.policies import PoliciesAPI
+from charter.client.risk import RiskAPI
 from charter.errors import CharterError
 
 
@@ -30,6 +32,9 @@ class Charter(
     MetricsAPI,
     MonitoringAPI,
     PoliciesAPI,
+    RiskAPI,
+    ComplianceAPI,
+    TrainingAPI,
 ):
     """A client for one Charter server.
 

@@ -10,7 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from charter.db.base import Base, utcnow
 
-KINDS = ("fairness", "evaluation", "impact_assessment", "attestation", "policy")
+# dpia and fria: the structured impact assessments of GDPR Art. 35 and EU AI Act Art. 27 (charter.compliance).
+KINDS = ("fairness", "evaluation", "impact_assessment", "attestation", "policy", "dpia", "fria", "risk_assessment")
 
 
 class EvidenceRow(Base):

@@ -99,6 +99,9 @@ def record(
             "data_fingerprint": data_fingerprint,
         },
     )
+    from charter.risk.service import reassess  # late: risk builds on evidence
+
+    reassess(session, [version.id], "evidence", actor=actor)
     return _read(row, version, body=True)
 
 

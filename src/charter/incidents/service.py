@@ -328,6 +328,9 @@ def report_incident(
         dedup_key=row.dedup_key,
         detected_at=row.detected_at.isoformat(),
     )
+    from charter.risk.service import reassess_incident  # late: risk builds on incidents
+
+    reassess_incident(session, row.id, actor, now=moment)
     return incident_read(session, row, moment)
 
 
@@ -425,6 +428,9 @@ def open_or_attach(
         escalated_from=escalated_from,
         models_added=_models_detail(added),
     )
+    from charter.risk.service import reassess_incident  # late: risk builds on incidents
+
+    reassess_incident(session, row.id, actor, now=moment)
     return AlertOutcome(incident=incident_read(session, row, moment), created=False)
 
 
@@ -509,6 +515,9 @@ def update_incident(
     add_timeline_entry(session, row, actor, "update", f"Updated: {summary}.", moment, data={"fields": sorted(changes)})
     session.flush()
     record_event(session, actor, "incident.update", row, changes=changes)
+    from charter.risk.service import reassess_incident  # late: risk builds on incidents
+
+    reassess_incident(session, row.id, actor, now=moment)
     return incident_read(session, row, moment)
 
 
@@ -565,6 +574,9 @@ def change_status(
         row,
         **{"from": source, "to": target, "note": data.note},
     )
+    from charter.risk.service import reassess_incident  # late: risk builds on incidents
+
+    reassess_incident(session, row.id, actor, now=moment)
     return incident_read(session, row, moment)
 
 

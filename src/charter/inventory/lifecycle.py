@@ -13,11 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
 from charter.security.permissions import Permission
 from charter.security.principal import Principal
+
+if TYPE_CHECKING:
+    from charter.inventory.artifacts import Protection
 
 P = Permission
 
@@ -55,6 +59,10 @@ class GateInput:
     version_id: int
     from_stage: str
     to_stage: str
+    # The server's artifact protection (signature checks), when the caller has it.
+    protection: Protection | None = None
+    # Gates add what should not block but be shown to the person promoting (e.g. policies in `warn`).
+    warnings: list[str] = field(default_factory=list)
 
 
 Gate = Callable[[GateInput], Iterable[str]]

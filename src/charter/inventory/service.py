@@ -616,11 +616,11 @@ def promote(
             )
         )
     from charter.inventory import artifacts
-    from charter.policies import gates as policy_gates  # registers the policy gate; it reads the inventory
+    from charter.policies import gates as _policy_gate  # noqa: F401 (registers the policy gate; it reads the inventory)
 
     reasons = artifacts.promotion_refusals(protection, row, target)
-    with policy_gates.checking_signatures(session, protection):
-        reasons += lifecycle.gates.refusals(lifecycle.GateInput(session, actor, model.id, row.id, source, target))
+    request = lifecycle.GateInput(session, actor, model.id, row.id, source, target, protection=protection)
+    reasons += lifecycle.gates.refusals(request)
     if reasons:
         refuse(
             Conflict(
@@ -639,7 +639,10 @@ def promote(
     audit.record(
         session, actor, action, resource_type=RESOURCE, resource_id=model.id, details={**base, "comment": data.comment}
     )
-    return version_read(row).model_copy(update={"warnings": policy_gates.take_warnings(session, row.id)})
+    from charter.risk.service import reassess  # late: risk builds on the inventory
+
+    reassess(session, [row.id], "stage_change", actor=actor)
+    return version_read(row).model_copy(update={"warnings": request.warnings})
 
 
 # -- diff and history -------------------------------------------------------------------------------

@@ -56,6 +56,7 @@ from charter.policies.types import (
     struct,
     walk,
 )
+from charter.training.service import training_facts
 
 __all__ = ["EVENT_KINDS", "FACTS", "ROOT", "SECTIONS", "Event", "build", "build_many", "reference"]
 
@@ -240,8 +241,33 @@ FACTS: Type = struct(
         ),
         "owners_trained": _f(
             _null(BOOL),
-            "whether the owner team completed the required training; always null (unknown) until "
-            "Charter keeps training records",
+            "whether every owner and approver of the version holds current training in every required "
+            "course (see docs/compliance.md); null when no course is required or nobody is to be checked",
+        ),
+        "training": _f(
+            struct(
+                {
+                    "required": _f(list_of(STRING), "ids of the courses every owner and approver must hold"),
+                    "people": _f(
+                        list_of(STRING),
+                        "the owners and approvers checked, as named in the audit trail (none when no course "
+                        "is required)",
+                    ),
+                    "missing": _f(
+                        list_of(
+                            struct(
+                                {
+                                    "person": _f(STRING, "who lacks it"),
+                                    "course": _f(STRING, "the required course"),
+                                    "role": _f(STRING, "owner or approver"),
+                                }
+                            )
+                        ),
+                        "each required course a person lacks (for approvers: lacked when they approved)",
+                    ),
+                }
+            ),
+            "the training of the version's owners and approvers",
         ),
     }
 )
@@ -365,6 +391,7 @@ def build_many(
     attesters = _attesters(session, ids) if "approvals" in wanted else {}
     evidence = _latest_evidence(session, ids) if "evidence" in wanted else {}
     incidents = _incidents(session, base) if "incidents" in wanted else {}
+    trained = _training(session, ids, now, event) if wanted & {"owners_trained", "training"} else {}
     out: dict[int, dict[str, Any]] = {}
     for vid, v in base.items():
         doc: dict[str, Any] = {}
@@ -445,8 +472,8 @@ def build_many(
             doc["card"] = _card_facts(v, stage, links, files, moves)
         if "incidents" in wanted:
             doc["incidents"] = incidents.get(vid) or _incident_facts([])
-        if "owners_trained" in wanted:
-            doc["owners_trained"] = None
+        if "owners_trained" in wanted or "training" in wanted:
+            doc.update({key: trained[vid][key] for key in ("owners_trained", "training") if key in wanted})
         out[vid] = doc
     return out
 
@@ -616,6 +643,12 @@ def _incidents(session: Session, base: Mapping[int, Mapping[str, Any]]) -> dict[
             if vid in base:
                 links[vid][row.id] = row.severity
     return {vid: _incident_facts(list(found.values())) for vid, found in links.items()}
+
+
+def _training(session: Session, ids: list[int], now: datetime, event: Event) -> dict[int, dict[str, Any]]:
+    """Owners' and approvers' training (charter.training decides who they are and what counts)."""
+    approving = event.kind == "promote" and event.to_stage == "approved"
+    return training_facts(session, ids, now, deciding_approval_by=event.actor if approving else None)
 
 
 def _incident_facts(severities: list[str]) -> dict[str, Any]:

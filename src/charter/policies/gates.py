@@ -19,8 +19,6 @@ the failed rules in its reason.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -38,8 +36,6 @@ from charter.security.principal import Principal
 if TYPE_CHECKING:
     from charter.inventory.artifacts import Protection
 
-_WARNINGS = "charter.policies.warnings"
-_SIGNATURES = "charter.policies.signature_check"
 GATE_NAME = "policy"
 
 
@@ -170,29 +166,14 @@ def signature_checker(session: Session, protection: Protection) -> facts.Signatu
     return check
 
 
-@contextmanager
-def checking_signatures(session: Session, protection: Protection) -> Iterator[None]:
-    """Let the stage gate (which gets no protection from the registry) check signatures with the server's key."""
-    session.info[_SIGNATURES] = signature_checker(session, protection)
-    try:
-        yield
-    finally:
-        session.info.pop(_SIGNATURES, None)
-
-
-def take_warnings(session: Session, version_id: int) -> list[str]:
-    """The warnings the stage gate left for the promotion of ``version_id`` (read once)."""
-    found: list[str] = session.info.get(_WARNINGS, {}).pop(version_id, [])
-    return found
-
-
 def _stage_gate(request: inventory_lifecycle.GateInput) -> list[str]:
     session = request.session
     row = session.get(ModelVersionRow, request.version_id)
     assert row is not None
     event = facts.Event("promote", request.actor.actor, request.from_stage, request.to_stage)
-    decision = decide(session, row, event, signature_check=session.info.get(_SIGNATURES))
-    session.info.setdefault(_WARNINGS, {})[row.id] = decision.warnings
+    check = None if request.protection is None else signature_checker(session, request.protection)
+    decision = decide(session, row, event, signature_check=check)
+    request.warnings.extend(decision.warnings)
     if decision.applied and not decision.refusals:
         record(session, request.actor, row, decision)
     return decision.refusals

@@ -16,6 +16,7 @@ from charter import __version__
 from charter.audit import api as audit_api
 from charter.audit import service as audit
 from charter.audit.models import AuditCheckpointRow, AuditEventRow
+from charter.compliance import api as compliance_api
 from charter.config import Settings, get_settings
 from charter.db.engine import Database
 from charter.db.migrate import check_schema
@@ -30,6 +31,7 @@ from charter.monitoring import api as monitoring_api
 from charter.monitoring import worker
 from charter.monitoring.service import firing_counts, monitor_states
 from charter.policies import api as policies_api
+from charter.risk import api as risk_api
 from charter.security.principal import Principal
 from charter.server.errors import install_error_handlers
 from charter.server.health import audit_size
@@ -37,10 +39,12 @@ from charter.server.health import router as health_router
 from charter.server.metrics import Metrics, MonitoringState
 from charter.server.middleware import RequestMiddleware
 from charter.server.state import AppState
+from charter.training import api as training_api
 from charter.web import incidents as incident_pages
 from charter.web import inventory as inventory_pages
 from charter.web import monitoring as monitoring_pages
 from charter.web import pages
+from charter.web import policies as policy_pages
 from charter.web.vendor import VendorFiles
 
 log = logging.getLogger("charter.server")
@@ -134,10 +138,14 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.include_router(metrics_api.router)
     app.include_router(monitoring_api.router)
     app.include_router(policies_api.router)
+    app.include_router(risk_api.router)
+    app.include_router(compliance_api.router)
+    app.include_router(training_api.router)
     app.include_router(pages.router)
     app.include_router(inventory_pages.router)
     app.include_router(incident_pages.router)
     app.include_router(monitoring_pages.router)
+    app.include_router(policy_pages.router)
     static = resources.files("charter.web") / "static"
     app.mount("/static/vendor", VendorFiles(), name="vendor")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")

@@ -55,3 +55,23 @@ def test_spark_from_pandas_and_errors(spark: Any) -> None:
         profile(frame, numeric=["color"], engine="spark")
     with pytest.raises(InvalidInput, match="no rows"):
         profile(spark.createDataFrame(pd.DataFrame({"x": [1.0]})).limit(0), engine="spark")
+
+
+def test_spark_bins_on_sampled_duckdb_edges_like_numpy(spark: Any, tmp_path: Path) -> None:
+    """Edges sampled by the DuckDB engine: Spark and NumPy count the same cells on them, for both datasets."""
+    from charter.compute.drift.columns import Request
+    from charter.compute.drift.engines.duckdb_engine import profile_duckdb
+
+    ref, cur = random_split(2)
+    paths = []
+    for name, frame in (("ref", ref), ("cur", cur)):
+        path = tmp_path / f"{name}.parquet"
+        frame.to_parquet(path, index=False)
+        paths.append(path)
+    sampled = profile_duckdb(paths[0], Request(None, frozenset(), frozenset(), 1000, 0), edge_sample_rows=250)
+    for path in paths:
+        theirs = profile(spark.read.parquet(str(path)), reference=sampled, engine="spark")
+        mine = profile(path, reference=sampled)
+        assert theirs.same_counts(mine)
+        if path == paths[0]:
+            assert theirs.same_counts(sampled)

@@ -150,3 +150,19 @@ def test_smirnov_matches_scipy_special() -> None:
 
     for n, x in ((150, 0.2), (1000, 0.06), (25000, 0.015), (100000, 0.006)):
         assert st.smirnov(n, x) == pytest.approx(float(special.smirnov(n, x)), rel=1e-9)
+
+
+@pytest.mark.parametrize("kind", ["normal", "lognormal", "integers", "mixture"])
+@pytest.mark.parametrize("count", [3, 40, 400])
+def test_bounds_hold_wherever_the_edges_lie(kind: str, count: int) -> None:
+    """The bounds are computed from the cells alone: edges drawn at random inside the reference's range (its
+    extremes beyond them, on both sides) still bound the exact statistics, only less tightly."""
+    ref, cur = sample(kind, 20000, 8), sample(kind, 15000, 9, 0.3)
+    low, high = np.quantile(ref, [0.05, 0.95])
+    edges = np.unique(np.random.default_rng(count).uniform(low, high, count))
+    r, c = profile_of(ref, edges, keep=False), profile_of(cur, edges, keep=False)
+    assert r.cells[0] > 0 and r.cells[-1] > 0 and r.above_sum > 0  # reference values beyond the outer edges
+    ks, wasserstein = st.binned_ks(r, c), st.binned_wasserstein(r, c)
+    exact = float(stats.ks_2samp(ref, cur).statistic)
+    assert ks.statistic - 1e-12 <= exact <= ks.statistic + ks.error_bound + 1e-12
+    assert abs(wasserstein.distance - stats.wasserstein_distance(ref, cur)) <= wasserstein.error_bound + 1e-9

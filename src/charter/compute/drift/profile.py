@@ -13,6 +13,13 @@ Counting the edge values apart makes the CDF of the data known exactly just belo
 edge, which is what bounds the error of the binned statistics; it also makes a column with few
 distinct values (ages, counts, codes) exact: its edges are its values.
 
+Where the edges lie decides how tight those bounds are, not whether they hold: the bounds are
+computed from the cells alone (each CDF is monotone inside an open cell, whatever its ends), and
+the cells count every value, on either side of any edge. So a large reference profiled by the
+DuckDB engine takes its edges from a sample of its rows (the sample's order statistics at the
+same ranks, and the column's exact minimum and maximum: ``engines.batches``) instead of a sort of
+the whole column; its cells, and every other engine's cells on those edges, are still exact.
+
 When a column has at most ``max_exact_rows`` finite values its **sorted values** are kept too;
 then KS and Wasserstein are computed exactly (SciPy's numbers). Profiles of two chunks of the
 same data, binned on the same edges, merge into the profile of the whole (counts add, sorted
@@ -101,23 +108,6 @@ def cells_from_ranks(below: I64, upto: I64, n: int) -> I64:
     cells = np.empty(2 * len(below) + 1, dtype=np.int64)
     cells[1::2] = upto - below
     cells[0::2] = np.concatenate([below, [n]]) - np.concatenate([[0], upto])
-    return cells
-
-
-def cells_from_buckets(
-    closed_right: Sequence[int] | I64, over: int, closed_left: Sequence[int] | I64, under: int
-) -> I64:
-    """Cells from two bucket counts an SQL engine can make with one binary search per value each.
-
-    ``closed_right[k] = #{e_{k-1} < x <= e_k}`` (``e_{-1} = -inf``), ``over = #{x > e_{m-1}}``;
-    ``closed_left[k] = #{e_k <= x < e_{k+1}}`` (``e_m = +inf``), ``under = #{x < e_0}``.
-    """
-    at_most = np.cumsum(np.asarray(closed_right, dtype=np.int64))  # #{x <= e_k}
-    below = under + np.concatenate([[0], np.cumsum(np.asarray(closed_left, dtype=np.int64))[:-1]])  # #{x < e_k}
-    cells = np.empty(2 * len(at_most) + 1, dtype=np.int64)
-    cells[1::2] = at_most - below
-    cells[0:-1:2] = below - np.concatenate([[0], at_most[:-1]])
-    cells[-1] = over
     return cells
 
 

@@ -1,0 +1,1 @@
+"""The scoring rules shipped with Charter (``default.yaml``), read as package data."""

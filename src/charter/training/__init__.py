@@ -1,0 +1,1 @@
+"""Training records: courses, each person's completions with their expiry, and who lacks what."""
