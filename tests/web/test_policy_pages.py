@@ -553,21 +553,21 @@ def test_four_eyes_the_proposer_is_refused_with_the_reason_and_a_second_person_a
     assert "approve: draft → enforce" in html.unescape(history[0]) and "Checked the dry run" in history[0]
 
 
-def test_a_proposal_made_stale_by_a_new_version_offers_no_approval(pages: Pages) -> None:
+def test_a_new_version_withdraws_the_pending_proposal(pages: Pages) -> None:
     g = pages.gov
     g.create(policy("card-written"))
     g.ok(g.state("card-written", "enforce"))  # proposed by rosa, while the policy is still a draft
+    assert pages.api("card-written")["pending"] is not None
     g.ok(g.client.put("/api/v1/policies/card-written", json=policy(expr="true"), headers=g.risk2))
+    stored = pages.api("card-written")
+    assert (stored["state"], stored["pending"]) == ("draft", None)  # approval must follow a new proposal
     csrf = pages.sign_in("ada")
     page = html.unescape(pages.page("/policies/card-written").text)
-    assert 'id="approve-form"' not in page
-    assert "The proposal named version 1, and the policy has changed since (v2): propose it again." in page
-    assert "Propose enforce" in page
-    (row,) = table_rows(pages.page("/policies").text, "policies")
-    assert "approve-form" not in row
+    assert 'id="approve-form"' not in page and "Propose enforce" in page
     refused = pages.post("/policies/card-written/approve", csrf)
-    assert refused.status_code == 409 and "named another version" in error_text(refused.text)
-    assert pages.api("card-written")["state"] == "draft"
+    assert refused.status_code == 409 and "no pending proposal" in error_text(refused.text)
+    (update,) = policy_events(pages.db, "policy.update")
+    assert update["details"]["withdrawn_proposal"] == "enforce"
 
 
 # -- dry runs ---------------------------------------------------------------------------------------

@@ -91,7 +91,7 @@ def attest(
                 "(CHARTER_MAX_UPLOAD_BYTES)."
             )
         # The artifact pipeline's own store step: encrypted, deduplicated by digest, rotated with the keys.
-        blob = artifacts._store_blob(session, protection, document)
+        blob = artifacts.store_blob(session, protection, document)
     row = AttestationRow(
         framework_id=framework.id,
         requirement_id=requirement.spec.id,

@@ -264,6 +264,7 @@ def _rule_results(
     for policy_id, policy in compiled.items():
         granted = waivers.get(policy_id, {})
         expiries = {w.id: w.expires_at for found in granted.values() for w in found}
+        # ``state`` only labels the outcome: a status never blocks anything, whatever the policy's state.
         outcome = engine.decide(policy, ctx, state="audit", waivers=granted, now=now, matched=True)
         out[policy_id] = [
             status.RuleResult(

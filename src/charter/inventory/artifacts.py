@@ -126,7 +126,7 @@ def _finding_dicts(report: ScanReport) -> list[dict[str, Any]]:
     ]
 
 
-def _store_blob(session: Session, protection: Protection, plaintext: Path) -> BlobRow:
+def store_blob(session: Session, protection: Protection, plaintext: Path) -> BlobRow:
     """Encrypt (unless encryption is off) into the store under the plaintext's SHA-256; reuse a stored blob.
 
     The digest is computed first so that a file stored before is not encrypted again; the
@@ -239,7 +239,7 @@ def upload(
             outcome="failed",
             details={"version": row.version, "path": name},
         )
-    blob = _store_blob(session, protection, plaintext)
+    blob = store_blob(session, protection, plaintext)
     file_format = report.files[0].format if report.files else None
     artifact = next((a for a in row.artifacts if a.path == name), None)
     replaced = artifact.digest if artifact is not None else None

@@ -282,6 +282,11 @@ def update_policy(
         created_by=actor.actor,
     )
     session.add(version)
+    # A proposal to enforce named the version it was made for: new content withdraws it (it must be
+    # proposed again, and approved by a second person, for what is now written).
+    withdrawn = row.proposed_state
+    if withdrawn is not None:
+        _clear_proposal(row)
     _transition(session, row, actor, "update", from_state="draft", to_state="draft", comment=comment, now=moment)
     session.flush()
     audit.record(
@@ -290,7 +295,13 @@ def update_policy(
         "policy.update",
         resource_type=RESOURCE,
         resource_id=row.id,
-        details={"version": row.version, "sha256": digest, "previous_sha256": current.sha256, "comment": comment},
+        details={
+            "version": row.version,
+            "sha256": digest,
+            "previous_sha256": current.sha256,
+            "comment": comment,
+            "withdrawn_proposal": withdrawn,
+        },
     )
     return _read(row, version, moment)
 
@@ -386,8 +397,7 @@ def approve(
         raise refuse(PermissionDenied(f"{actor.actor} lacks the permission 'policy:approve' in the organisation."))
     if row.proposed_state is None or row.proposed_by is None:
         raise Conflict(f"Policy {row.id!r} has no pending proposal to approve; propose it first (state enforce).")
-    if row.proposed_version != row.version:
-        _clear_proposal(row)
+    if row.proposed_version != row.version:  # cannot happen since update_policy withdraws it; kept as a guard
         raise Conflict(f"The proposal for policy {row.id!r} named another version; propose it again.")
     moment = _now(now)
     version = _version_row(session, row.id, row.version)
