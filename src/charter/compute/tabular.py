@@ -27,14 +27,14 @@ import pyarrow as pa
 from charter.compute.fairness.inputs import (
     Column,
     Progress,
-    _csv_block_size,
-    _open_csv,
-    _read_csv,
-    _table_getter,
+    csv_block_size,
     file_columns,
     file_format,
     is_path,
     is_polars,
+    open_csv,
+    read_csv,
+    table_getter,
 )
 from charter.errors import InvalidInput
 
@@ -60,7 +60,7 @@ def column_names(data: Any) -> list[str]:
         return file_columns(data)
     if isinstance(data, pa.RecordBatchReader):
         return list(data.schema.names)
-    return _table_getter(data)[0]
+    return table_getter(data)[0]
 
 
 def check_names(available: Sequence[str], wanted: Sequence[str], *, where: str = "the data") -> None:
@@ -78,11 +78,11 @@ def read_table(data: Any, columns: Sequence[str]) -> Table:
     """The wanted columns of ``data``, in memory (a file or reader is read whole, those columns only)."""
     if is_path(data):
         check_names(file_columns(data), columns, where=os.fspath(data))
-        return _table_getter(_read_file(data, list(columns)))
+        return table_getter(_read_file(data, list(columns)))
     if isinstance(data, pa.RecordBatchReader):
         check_names(list(data.schema.names), columns)
-        return _table_getter(data.read_all().select(list(columns)))
-    table = _table_getter(data)
+        return table_getter(data.read_all().select(list(columns)))
+    table = table_getter(data)
     check_names(table[0], columns)
     return table
 
@@ -110,7 +110,7 @@ def iter_tables(
     if isinstance(data, pa.RecordBatchReader):
         check_names(list(data.schema.names), wanted)
         for batch in data:
-            yield _table_getter(batch.select(wanted))
+            yield table_getter(batch.select(wanted))
         return
     _, get = read_table(data, wanted)
     rows = table_rows((wanted, get)) if wanted else 0
@@ -146,7 +146,7 @@ def _read_file(path: str | os.PathLike[str], columns: list[str]) -> pa.Table:
 
         schema = pq.read_schema(os.fspath(path))
         return pq.read_table(os.fspath(path), columns=columns, read_dictionary=_string_columns(schema, columns))
-    return _read_csv(path, columns)
+    return read_csv(path, columns)
 
 
 def _file_chunks(
@@ -160,13 +160,13 @@ def _file_chunks(
         parquet = pq.ParquetFile(os.fspath(path), read_dictionary=_string_columns(schema, columns))
         total, done = parquet.metadata.num_rows, 0
         for batch in parquet.iter_batches(batch_size=chunk_rows, columns=columns):
-            yield _table_getter(batch)
+            yield table_getter(batch)
             done += batch.num_rows
             if progress is not None:
                 progress(done, total)
         return
     size = os.path.getsize(path)
-    with _open_csv(path, columns=columns, block_size=_csv_block_size(path, chunk_rows)) as (reader, raw):
+    with open_csv(path, columns=columns, block_size=csv_block_size(path, chunk_rows)) as (reader, raw):
         while True:
             try:
                 batch = reader.read_next_batch()
@@ -174,6 +174,6 @@ def _file_chunks(
                 break
             except pa.ArrowInvalid as exc:  # a later block does not fit the types of the first
                 raise InvalidInput(f"{os.fspath(path)}: cannot read as CSV in chunks: {exc}") from exc
-            yield _table_getter(batch)
+            yield table_getter(batch)
             if progress is not None:
                 progress(min(raw.tell(), size), size)

@@ -120,7 +120,7 @@ def file_columns(path: str | os.PathLike[str]) -> list[str]:
 
         return list(pq.read_schema(os.fspath(path)).names)
 
-    with _open_csv(path, columns=None, block_size=1 << 16) as (reader, _):
+    with open_csv(path, columns=None, block_size=1 << 16) as (reader, _):
         return list(reader.schema.names)
 
 
@@ -141,7 +141,7 @@ def resolve(
     )
     if is_path(data) or isinstance(data, pa.RecordBatchReader):
         return None, roles
-    table = _table_getter(data)
+    table = table_getter(data)
     return _columns(table, roles), roles
 
 
@@ -180,7 +180,7 @@ def check_columns(available: Sequence[str], roles: Roles) -> None:
 # --- in-memory sources ---------------------------------------------------------------------------
 
 
-def _table_getter(data: Any) -> tuple[list[str], Callable[[str], Column]]:
+def table_getter(data: Any) -> tuple[list[str], Callable[[str], Column]]:
     if isinstance(data, pd.DataFrame):
         return [str(c) for c in data.columns], lambda name: data[name]
     if isinstance(data, pa.Table | pa.RecordBatch):
@@ -311,8 +311,8 @@ def read_file(path: str | os.PathLike[str], roles: Roles) -> Columns:
 
         table = pq.read_table(os.fspath(path), columns=roles.columns, read_dictionary=_string_columns(path, roles))
     else:
-        table = _read_csv(path, roles.columns)
-    return _columns(_table_getter(table), roles)
+        table = read_csv(path, roles.columns)
+    return _columns(table_getter(table), roles)
 
 
 def file_batches(
@@ -330,13 +330,13 @@ def file_batches(
         parquet = pq.ParquetFile(os.fspath(path), read_dictionary=_string_columns(path, roles))
         total, done = parquet.metadata.num_rows, 0
         for batch in parquet.iter_batches(batch_size=chunk_rows, columns=roles.columns):
-            yield _columns(_table_getter(batch), roles)
+            yield _columns(table_getter(batch), roles)
             done += batch.num_rows
             if progress is not None:
                 progress(done, total)
         return
     size = Path(path).stat().st_size
-    with _open_csv(path, columns=roles.columns, block_size=_csv_block_size(path, chunk_rows)) as (reader, raw):
+    with open_csv(path, columns=roles.columns, block_size=csv_block_size(path, chunk_rows)) as (reader, raw):
         while True:
             try:
                 batch = reader.read_next_batch()
@@ -344,7 +344,7 @@ def file_batches(
                 break
             except pa.ArrowInvalid as exc:  # a later block does not fit the types of the first
                 raise InvalidInput(f"{os.fspath(path)}: cannot read as CSV in chunks: {exc}") from exc
-            yield _columns(_table_getter(batch), roles)
+            yield _columns(table_getter(batch), roles)
             if progress is not None:
                 progress(min(raw.tell(), size), size)
         if progress is not None:
@@ -358,7 +358,7 @@ def reader_batches(
     check_columns(list(reader.schema.names), roles)
     done = 0
     for batch in reader:
-        yield _columns(_table_getter(batch), roles)
+        yield _columns(table_getter(batch), roles)
         done += batch.num_rows
         if progress is not None:
             progress(done, None)
@@ -377,7 +377,7 @@ def _string_columns(path: str | os.PathLike[str], roles: Roles) -> list[str]:
     ]
 
 
-def _csv_block_size(path: str | os.PathLike[str], chunk_rows: int) -> int:
+def csv_block_size(path: str | os.PathLike[str], chunk_rows: int) -> int:
     """Arrow's CSV reader counts bytes, not rows: estimate the bytes per row from the file's start."""
     with open(path, "rb") as handle:
         head = handle.read(1 << 20)
@@ -398,7 +398,7 @@ def _csv_options(path: str | os.PathLike[str], columns: list[str] | None, block_
     }
 
 
-def _read_csv(path: str | os.PathLike[str], columns: list[str]) -> pa.Table:
+def read_csv(path: str | os.PathLike[str], columns: list[str]) -> pa.Table:
     """A whole CSV file (types inferred over all of it; compression from the file name)."""
     import pyarrow.csv as pacsv
 
@@ -433,5 +433,5 @@ class _CsvContext:
         self.raw.close()
 
 
-def _open_csv(path: str | os.PathLike[str], *, columns: list[str] | None, block_size: int | None) -> _CsvContext:
+def open_csv(path: str | os.PathLike[str], *, columns: list[str] | None, block_size: int | None) -> _CsvContext:
     return _CsvContext(path, columns, block_size)
