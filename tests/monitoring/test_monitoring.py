@@ -314,7 +314,10 @@ def test_webhooks_are_signed_and_slack_gets_its_payload(
     assert SECRET.encode() not in orjson.dumps(listed)
     with log.db.session(write=False) as session:
         stored = session.execute(text("SELECT secret FROM notification_channels WHERE name = 'ops-hook'")).scalar_one()
+        slack_url = session.execute(text("SELECT target FROM notification_channels WHERE name = 'slack'")).scalar_one()
     assert stored and SECRET not in stored
+    # A Slack URL is its own credential: sealed in the database and never shown back.
+    assert "/slack" not in slack_url and {c["name"]: c["target"] for c in listed}["slack"] == "(sealed webhook URL)"
 
 
 def test_an_outage_retries_then_dead_letters_and_loses_no_alert(
@@ -338,6 +341,7 @@ def test_an_outage_retries_then_dead_letters_and_loses_no_alert(
         moment += timedelta(hours=1)
     (dead,) = log.client.get("/api/v1/notifications", params={"status": "dead"}, headers=log.auditor).json()
     assert dead["attempts"] == settings.notification_max_attempts and "503" in dead["last_error"]
+    assert "/hook" not in dead["last_error"]  # the URL's path (a credential for some services) is left out
     assert len(receiver.received) == settings.notification_max_attempts
     assert [a["status"] for a in alerts(log)] == ["firing"]  # the alert itself is untouched
     assert log.events("notification.dead")[0]["details"]["attempts"] == settings.notification_max_attempts

@@ -11,13 +11,19 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 import typer
 
 from charter.cli.context import console, database, fail, handle_errors, operator, settings, unit_of_work
 
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from charter.evidence.schemas import EvidenceRead
+
 Engine = Literal["numpy", "duckdb", "spark"]
+M = TypeVar("M", bound="BaseModel")
 app = typer.Typer(help="Assessments stored as evidence on a model version.", no_args_is_help=True)
 _DESCRIPTION_LIMIT = 1000  # FairnessEvidenceCreate.data_description's max_length
 
@@ -105,7 +111,8 @@ def fairness(
     description = f"{what}: label {label}, prediction {pred}, sensitive {', '.join(features)}"
     if len(description) > _DESCRIPTION_LIMIT:
         description = description[: _DESCRIPTION_LIMIT - 1] + "…"
-    request = FairnessEvidenceCreate(
+    request = _request(
+        FairnessEvidenceCreate,
         statistics=stats.to_dict(),
         mode="reference" if reference else "all_groups",
         reference_group=[_parse_label(v) for v in reference.split(",")] if reference else None,
@@ -131,8 +138,7 @@ def fairness(
 
     assert evidence.body is not None
     print_result_dict(evidence.body)
-    verdict = {True: "[green]PASSED[/green]", False: "[red]FAILED[/red]", None: "no thresholds"}[evidence.passed]
-    console.print(f"Stored as evidence {evidence.id} on {evidence.model} {evidence.version}: {verdict}.")
+    _print_stored(evidence)
 
 
 @app.command("decisions")
@@ -165,29 +171,25 @@ def decisions(
     window) and store it as evidence. Reads sensitive attributes: acts as the local operator."""
     import json
 
-    from pydantic import ValidationError
-
     from charter.cli.fairness import print_result_dict
     from charter.evidence import service
     from charter.evidence.schemas import DecisionFairnessCreate
 
     features = [c.strip() for c in sensitive.split(",") if c.strip()]
     output_value = _parse_value(positive_output)
-    try:
-        request = DecisionFairnessCreate(
-            sensitive_features=features,
-            positive_output=output_value,
-            positive_outcome=None if positive_outcome is None else _parse_value(positive_outcome),
-            since=_parse_time(since, "--since"),
-            until=_parse_time(until, "--until"),
-            title=title,
-            mode="reference" if reference else "all_groups",
-            reference_group=[_parse_label(v) for v in reference.split(",")] if reference else None,
-            min_group_size=min_group_size,
-            n_resamples=resamples,
-        )
-    except ValidationError as exc:
-        raise fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()), 2) from exc
+    request = _request(
+        DecisionFairnessCreate,
+        sensitive_features=features,
+        positive_output=output_value,
+        positive_outcome=None if positive_outcome is None else _parse_value(positive_outcome),
+        since=_parse_time(since, "--since"),
+        until=_parse_time(until, "--until"),
+        title=title,
+        mode="reference" if reference else "all_groups",
+        reference_group=[_parse_label(v) for v in reference.split(",")] if reference else None,
+        min_group_size=min_group_size,
+        n_resamples=resamples,
+    )
     config = settings()
     with unit_of_work(database(config)) as session:
         evidence = service.fairness_from_decisions(
@@ -210,6 +212,20 @@ def decisions(
             f"({type(output_value).__name__}).[/yellow] If the outputs were logged as text, quote the value: "
             f"--positive-output '\"{positive_output}\"'."
         )
+    _print_stored(evidence)
+
+
+def _request(schema: type[M], **fields: Any) -> M:
+    """The service's request built from the options; a value it refuses is a usage error (exit 2)."""
+    from pydantic import ValidationError
+
+    try:
+        return schema(**fields)
+    except ValidationError as exc:
+        raise fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()), 2) from exc
+
+
+def _print_stored(evidence: EvidenceRead) -> None:
     verdict = {True: "[green]PASSED[/green]", False: "[red]FAILED[/red]", None: "no thresholds"}[evidence.passed]
     console.print(f"Stored as evidence {evidence.id} on {evidence.model} {evidence.version}: {verdict}.")
 

@@ -22,13 +22,12 @@ from importlib import resources
 from typing import Any
 
 import orjson
-import yaml
-from pydantic import ValidationError
 
 from charter.compliance.schemas import CheckSpec, FrameworkDocument, RequirementSpec
 from charter.errors import InvalidInput
 from charter.policies import cel
-from charter.policies.facts import FACTS, ROOT
+from charter.policies.engine import compile_collecting
+from charter.policies.text import parse_mapping, validate_model
 
 __all__ = [
     "BUILTIN",
@@ -105,42 +104,18 @@ def sha256(document: FrameworkDocument) -> str:
 
 def parse_text(text: str, *, name: str = "the framework") -> FrameworkDocument:
     """A framework from YAML or JSON text; errors name the line or the field."""
-    if len(text) > MAX_TEXT:
-        raise InvalidInput(f"{name} is {len(text):,} characters long; at most {MAX_TEXT:,} are accepted.")
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise InvalidInput(f"{name} is not valid YAML or JSON{where}: {getattr(exc, 'problem', exc)}") from None
-    if not isinstance(data, dict):
-        raise InvalidInput(f"{name} must be a mapping with id, title, version, source and requirements.")
-    return parse_data(data, name=name)
+    fields = "id, title, version, source and requirements"
+    return parse_data(parse_mapping(text, name=name, max_chars=MAX_TEXT, fields=fields), name=name)
 
 
 def parse_data(data: Mapping[str, Any], *, name: str = "the framework") -> FrameworkDocument:
-    try:
-        return FrameworkDocument.model_validate(data)
-    except ValidationError as exc:
-        problems = [
-            {"location": [str(p) for p in e["loc"]], "message": e["msg"]} for e in exc.errors(include_input=False)
-        ]
-        listed = "; ".join(f"{'.'.join(p['location']) or 'document'}: {p['message']}" for p in problems[:5])
-        raise InvalidInput(f"{name} is not a valid framework: {listed}", details={"errors": problems}) from None
+    return validate_model(FrameworkDocument, data, name=name, kind="a valid framework")
 
 
 def split_rule(ref: str) -> tuple[str, str | None]:
     """``policy/rule`` -> (policy, rule); ``policy`` -> (policy, None)."""
     policy, _, rule = ref.partition("/")
     return policy, rule or None
-
-
-def _compile(where: str, source: str, errors: list[dict[str, Any]]) -> cel.Compiled | None:
-    try:
-        return cel.compile_expression(source, root=ROOT, root_type=FACTS)
-    except cel.CelError as exc:
-        errors.append({"field": where, "line": exc.line, "column": exc.column, "message": exc.message})
-        return None
 
 
 def _problem(errors: list[dict[str, Any]], where: str, message: str) -> None:
@@ -191,14 +166,14 @@ def validate(document: FrameworkDocument, known: Known | None, *, builtin: bool 
     """
     errors: list[dict[str, Any]] = []
     own = frozenset(f"{document.id}:{r.id}" for r in document.requirements)
-    applies = _compile("applies", document.applies, errors)
+    applies = compile_collecting("applies", document.applies, errors)
     requirements: list[CompiledRequirement] = []
     for index, spec in enumerate(document.requirements):
         where = f"requirements[{index}] ({spec.id})"
-        condition = _compile(f"{where}.applies", spec.applies, errors)
+        condition = compile_collecting(f"{where}.applies", spec.applies, errors)
         checks = []
         for position, check in enumerate(spec.satisfied_by.checks):
-            compiled = _compile(f"{where}.satisfied_by.checks[{position}] ({check.id})", check.expr, errors)
+            compiled = compile_collecting(f"{where}.satisfied_by.checks[{position}] ({check.id})", check.expr, errors)
             if compiled is not None:
                 checks.append((check, compiled))
         if known is not None:

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
@@ -193,19 +192,13 @@ def performance(
     until: Annotated[datetime | None, Query(description="decided before")] = None,
     window: Annotated[str, Query(pattern=r"^\d+(ms|s|min|h|d|w)$", description="e.g. 1h, 1d, 1w")] = "1d",
 ) -> PerformanceRead:
-    def value(text: str) -> object:
-        try:
-            return orjson.loads(text)
-        except orjson.JSONDecodeError:
-            return text
-
     return service.performance(
         ctx.session,
         ctx.principal,
         model,
         version,
-        positive_output=value(positive_output),
-        positive_outcome=None if positive_outcome is None else value(positive_outcome),
+        positive_output=service.json_or_text(positive_output),
+        positive_outcome=None if positive_outcome is None else service.json_or_text(positive_outcome),
         since=_utc(since),
         until=_utc(until),
         window=window,

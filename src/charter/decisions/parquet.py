@@ -28,7 +28,6 @@ from __future__ import annotations
 import base64
 import os
 import re
-import threading
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -534,21 +533,8 @@ def _remove(session: Session) -> None:
     pending.clear()
 
 
-_logs: dict[Path, ParquetLog] = {}
-_logs_lock = threading.Lock()
-
-
-def parquet_log(root: Path) -> ParquetLog:
-    """The log kept in ``root`` (one object per folder)."""
-    with _logs_lock:
-        found = _logs.get(root)
-        if found is None:
-            found = _logs[root] = ParquetLog(root)
-        return found
-
-
 def configured(settings: Settings) -> ParquetLog | None:
     """The Parquet log the settings choose, or None when decisions are kept in the database."""
     if settings.decision_store != "parquet":
         return None
-    return parquet_log(settings.effective_decision_log_dir)
+    return ParquetLog(settings.effective_decision_log_dir)

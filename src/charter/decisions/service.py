@@ -459,7 +459,8 @@ class Query:
     stored: Filter
 
 
-def _output_value(text: str) -> Any:
+def json_or_text(text: str) -> Any:
+    """A value given as text in a query: JSON when it parses (`1`, `true`, `"approve"`), else the text itself."""
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
@@ -512,7 +513,7 @@ def _resolve(
     if filters.has_outcome is not None:
         where.append(DecisionRow.outcome_at.is_not(None) if filters.has_outcome else DecisionRow.outcome_at.is_(None))
     if filters.output is not None:
-        value = _output_value(filters.output)
+        value = json_or_text(filters.output)
         where.append(_output_equals(session, value))
         output = dumps(value).decode()
     if filters.decision_id is not None:

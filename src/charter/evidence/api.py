@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, TypedDict
 
 from fastapi import APIRouter, Query, status
 
@@ -17,6 +17,20 @@ P = Permission
 VersionPath = "/models/{model}/versions/{version}/evidence"
 
 
+class _Defaults(TypedDict):
+    default_thresholds: dict[str, tuple[str, float]]
+    default_min_group_size: int
+
+
+def _defaults(ctx: Context) -> _Defaults:
+    """The configured fairness thresholds and minimum group size, for requests that leave them out."""
+    settings = ctx.state.settings
+    return {
+        "default_thresholds": dict(settings.fairness_thresholds),
+        "default_min_group_size": settings.fairness_min_group_size,
+    }
+
+
 @router.post(
     VersionPath + "/fairness", response_model=EvidenceRead, status_code=status.HTTP_201_CREATED, tags=["evidence"]
 )
@@ -24,16 +38,7 @@ def record_fairness(
     model: str, version: str, data: FairnessEvidenceCreate, ctx: Context = Needs(P.EVIDENCE_WRITE)
 ) -> EvidenceRead:
     """Store a fairness assessment: the server derives and judges the metrics from the statistics sent."""
-    settings = ctx.state.settings
-    return service.record_fairness(
-        ctx.session,
-        ctx.principal,
-        model,
-        version,
-        data,
-        default_thresholds=dict(settings.fairness_thresholds),
-        default_min_group_size=settings.fairness_min_group_size,
-    )
+    return service.record_fairness(ctx.session, ctx.principal, model, version, data, **_defaults(ctx))
 
 
 @router.post(
@@ -46,16 +51,8 @@ def fairness_from_decisions(
     model: str, version: str, data: DecisionFairnessCreate, ctx: Context = Needs(P.EVIDENCE_WRITE)
 ) -> EvidenceRead:
     """Assess the version's logged decisions with known outcomes in a time window (needs `fairness:read` too)."""
-    settings = ctx.state.settings
     return service.fairness_from_decisions(
-        ctx.session,
-        ctx.principal,
-        model,
-        version,
-        data,
-        default_thresholds=dict(settings.fairness_thresholds),
-        default_min_group_size=settings.fairness_min_group_size,
-        parquet=configured(settings),
+        ctx.session, ctx.principal, model, version, data, **_defaults(ctx), parquet=configured(ctx.state.settings)
     )
 
 

@@ -635,6 +635,15 @@ def assign(
 # -- regulatory reports -----------------------------------------------------------------------------
 
 
+def _report_under(row: IncidentRow, regime: str, *, then: str = "") -> RegulatoryReportRow:
+    """The incident's report under ``regime``; Conflict (naming the regimes it is marked under) if none."""
+    report = next((r for r in row.reports if r.regime == regime), None)
+    if report is None:
+        marked = ", ".join(r.regime for r in row.reports) or "none"
+        raise Conflict(f"Incident {row.id} is not marked reportable under {regime!r} (marked: {marked}){then}.")
+    return report
+
+
 def mark_reportable(
     session: Session, actor: Principal, incident_id: int, data: ReportableMark, *, now: datetime | None = None
 ) -> IncidentRead:
@@ -671,12 +680,7 @@ def mark_submitted(
     """The report to the authority was sent: the regime's clock is met (late if after its deadline)."""
     moment = current_time(now)
     row = incident_for(session, actor, incident_id, P.INCIDENT_WRITE)
-    report = next((r for r in row.reports if r.regime == regime), None)
-    if report is None:
-        marked = ", ".join(r.regime for r in row.reports) or "none"
-        raise Conflict(
-            f"Incident {row.id} is not marked reportable under {regime!r} (marked: {marked}); mark it first."
-        )
+    report = _report_under(row, regime, then="; mark it first")
     if report.submitted_at is not None:
         raise Conflict(f"The {regime} report of incident {row.id} was already submitted at {report.submitted_at}.")
     submitted = _past(data.submitted_at, moment, "submitted_at")
@@ -711,9 +715,7 @@ def regulator_report(
     """What the authority's report needs, assembled from the incident (see ``incidents.regulator``)."""
     moment = current_time(now)
     row = incident_for(session, actor, incident_id, P.INCIDENT_READ)
-    if not any(r.regime == regime for r in row.reports):
-        marked = ", ".join(r.regime for r in row.reports) or "none"
-        raise Conflict(f"Incident {row.id} is not marked reportable under {regime!r} (marked: {marked}).")
+    _report_under(row, regime)
     incident = incident_read(session, row, moment, timeline=True)
     systems = []
     for link in incident.models:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import orjson
@@ -50,6 +51,28 @@ def open_secret(settings: Settings, stored: str) -> str:
     raw = base64.b64decode(stored)
     key = derive_key(settings.secret, "notification-channel")
     return AESGCM(key).decrypt(raw[:_NONCE], raw[_NONCE:], b"channel").decode()
+
+
+SEALED = "sealed:"
+
+
+def seal_target(settings: Settings, url: str) -> str:
+    """A Slack incoming-webhook URL as stored: the URL is the credential, so it is sealed too."""
+    return SEALED + seal_secret(settings, url)
+
+
+def open_target(settings: Settings, stored: str) -> str:
+    return open_secret(settings, stored[len(SEALED) :]) if stored.startswith(SEALED) else stored
+
+
+def shown_target(stored: str) -> str:
+    """What reads show of a channel's target: a sealed URL is never shown back."""
+    return "(sealed webhook URL)" if stored.startswith(SEALED) else stored
+
+
+def host_of(address: str) -> str:
+    """The part of a URL that may appear in errors and the audit trail (its path may be a credential)."""
+    return urlsplit(address).netloc or "the channel"
 
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:
@@ -105,7 +128,7 @@ def send(settings: Settings) -> Sender:
             headers[SIGNATURE_HEADER] = signature(target.secret, int(time.time()), data)
         response = httpx.post(target.address, content=data, headers=headers, timeout=TIMEOUT_SECONDS)
         if response.status_code >= 300:
-            raise DeliveryFailed(f"{target.address} answered {response.status_code}")
+            raise DeliveryFailed(f"{host_of(target.address)} answered {response.status_code}")
 
     return deliver
 
@@ -132,7 +155,7 @@ def _email(settings: Settings, to: str, body: dict[str, Any]) -> None:
         smtp.send_message(message)
 
 
-def failure_text(exc: Exception) -> str:
-    """What a failed attempt records: the error's kind and message, cut short (never a secret: URLs
-    and addresses are the channel's own, and bodies are not echoed)."""
-    return f"{type(exc).__name__}: {exc}"[:500]
+def failure_text(exc: Exception, address: str) -> str:
+    """What a failed attempt records: the error's kind and message, cut short, with the channel's URL
+    reduced to its host (a webhook URL's path can be its credential) and no body echoed."""
+    return f"{type(exc).__name__}: {exc}".replace(address, host_of(address))[:500]

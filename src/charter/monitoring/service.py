@@ -20,7 +20,7 @@ from charter.inventory.models import ModelRow, ModelVersionRow
 from charter.inventory.service import get_model_row, get_version_row, scope_of
 from charter.monitoring.evaluators import check_config
 from charter.monitoring.models import AlertRow, ChannelRow, DeliveryRow, MonitorRow, MonitorRunRow
-from charter.monitoring.notify import seal_secret
+from charter.monitoring.notify import seal_secret, seal_target, shown_target
 from charter.monitoring.schemas import (
     AlertRead,
     ChannelCreate,
@@ -325,7 +325,7 @@ def _channel_read(row: ChannelRow) -> ChannelRead:
         id=row.id,
         name=row.name,
         kind=row.kind,
-        target=row.target,
+        target=shown_target(row.target),
         signed=row.secret is not None,
         min_severity=row.min_severity,
         enabled=row.enabled,
@@ -338,6 +338,8 @@ def create_channel(session: Session, actor: Principal, settings: Settings, data:
     authorize(actor, P.MONITOR_WRITE, ORG)
     if data.kind in ("webhook", "slack") and not data.target.startswith(("https://", "http://")):
         raise InvalidInput("A webhook's target is its http(s) URL.")
+    if data.kind == "slack" and len(data.target) > 300:
+        raise InvalidInput("A Slack incoming-webhook URL has at most 300 characters.")
     if data.kind == "email" and "@" not in data.target:
         raise InvalidInput("An e-mail channel's target is an e-mail address.")
     if session.scalar(select(ChannelRow.id).where(ChannelRow.name == data.name)):
@@ -345,7 +347,7 @@ def create_channel(session: Session, actor: Principal, settings: Settings, data:
     row = ChannelRow(
         name=data.name,
         kind=data.kind,
-        target=data.target,
+        target=seal_target(settings, data.target) if data.kind == "slack" else data.target,
         secret=seal_secret(settings, data.secret) if data.secret else None,
         min_severity=data.min_severity,
         enabled=data.enabled,

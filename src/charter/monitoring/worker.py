@@ -183,7 +183,7 @@ def apply_verdict(
         for alert in session.scalars(
             select(AlertRow).where(AlertRow.monitor_id == monitor.id, AlertRow.status == "firing")
         ):
-            _resolve(session, settings, alert, now, verdict.message)
+            _resolve(session, alert, now, verdict.message)
         return None
     if firing is not None:  # the breach goes on: one alert, counted, not a new one
         firing.occurrences += 1
@@ -251,7 +251,7 @@ def _open_incident(
     return outcome.incident.id
 
 
-def _resolve(session: Session, settings: Settings, alert: AlertRow, now: datetime, why: str) -> None:
+def _resolve(session: Session, alert: AlertRow, now: datetime, why: str) -> None:
     alert.status = "resolved"
     alert.resolved_at = now
     alert.last_seen = now
@@ -312,13 +312,13 @@ def deliver_due(
             if delivery is None or channel is None:
                 continue
             secret = notify.open_secret(settings, channel.secret) if channel.secret else None
-            target = notify.Target(channel.kind, channel.target, secret)
+            target = notify.Target(channel.kind, notify.open_target(settings, channel.target), secret)
             body = dict(delivery.payload)
         error: str | None = None
         try:
             send(target, body)
         except Exception as exc:  # any failure of the far side is recorded and retried, never raised
-            error = notify.failure_text(exc)
+            error = notify.failure_text(exc, target.address)
         with db.session() as session:
             delivery = session.get(DeliveryRow, delivery_id)
             if delivery is None:
@@ -401,7 +401,7 @@ def watch_clocks(db: Database, settings: Settings, now: datetime | None = None) 
             fired += 1
         for key, alert in firing.items():
             if key not in keys:
-                _resolve(session, settings, alert, moment, "the deadline was met or no longer applies")
+                _resolve(session, alert, moment, "the deadline was met or no longer applies")
                 resolved += 1
     return fired, resolved
 

@@ -7,11 +7,9 @@ from importlib import resources
 from typing import Any
 
 import orjson
-import yaml
-from pydantic import ValidationError
 
-from charter.errors import InvalidInput
 from charter.policies.schemas import PolicyDocument
+from charter.policies.text import parse_mapping, validate_model
 
 PACK = "charter.policies.pack"
 MAX_TEXT = 256_000
@@ -28,28 +26,12 @@ def canonical(document: PolicyDocument) -> dict[str, Any]:
 
 def parse_text(text: str, *, name: str = "the policy") -> PolicyDocument:
     """A policy from YAML or JSON text (JSON is YAML); errors name the field and the problem."""
-    if len(text) > MAX_TEXT:
-        raise InvalidInput(f"{name} is {len(text):,} characters long; at most {MAX_TEXT:,} are accepted.")
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise InvalidInput(f"{name} is not valid YAML or JSON{where}: {getattr(exc, 'problem', exc)}") from None
-    if not isinstance(data, dict):
-        raise InvalidInput(f"{name} must be a mapping with id, title, owner, rationale, match and rules.")
-    return parse_data(data, name=name)
+    fields = "id, title, owner, rationale, match and rules"
+    return parse_data(parse_mapping(text, name=name, max_chars=MAX_TEXT, fields=fields), name=name)
 
 
 def parse_data(data: dict[str, Any], *, name: str = "the policy") -> PolicyDocument:
-    try:
-        return PolicyDocument.model_validate(data)
-    except ValidationError as exc:
-        problems = [
-            {"location": [str(p) for p in e["loc"]], "message": e["msg"]} for e in exc.errors(include_input=False)
-        ]
-        listed = "; ".join(f"{'.'.join(p['location']) or 'document'}: {p['message']}" for p in problems[:5])
-        raise InvalidInput(f"{name} is not a valid policy: {listed}", details={"errors": problems}) from None
+    return validate_model(PolicyDocument, data, name=name, kind="a valid policy")
 
 
 def pack_documents() -> list[PolicyDocument]:

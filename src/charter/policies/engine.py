@@ -20,7 +20,16 @@ from charter.policies import cel
 from charter.policies.facts import FACTS, ROOT
 from charter.policies.schemas import PolicyDocument, PolicyOutcome, RuleOutcome, RuleSpec
 
-__all__ = ["CompiledPolicy", "CompiledRule", "Waiver", "compile_policy", "decide", "sections_of", "validate"]
+__all__ = [
+    "CompiledPolicy",
+    "CompiledRule",
+    "Waiver",
+    "compile_collecting",
+    "compile_policy",
+    "decide",
+    "sections_of",
+    "validate",
+]
 
 
 @dataclass(frozen=True)
@@ -59,7 +68,12 @@ class Waiver:
         return not self.revoked and now < self.expires_at
 
 
-def _compile(where: str, source: str, errors: list[dict[str, Any]]) -> cel.Compiled | None:
+def compile_collecting(where: str, source: str, errors: list[dict[str, Any]]) -> cel.Compiled | None:
+    """``source`` compiled and type-checked against the facts; or ``None``, its error appended to ``errors``.
+
+    Each error is ``{field: where, line, column, message}``, so that a document's validation can
+    report every bad expression at once (policies, risk rules and compliance frameworks share this).
+    """
     try:
         return cel.compile_expression(source, root=ROOT, root_type=FACTS)
     except cel.CelError as exc:
@@ -70,10 +84,10 @@ def _compile(where: str, source: str, errors: list[dict[str, Any]]) -> cel.Compi
 def validate(document: PolicyDocument, version: int = 0) -> CompiledPolicy:
     """Compile every expression of the document; raise ``InvalidInput`` listing each error with its position."""
     errors: list[dict[str, Any]] = []
-    match = _compile("match", document.match, errors)
+    match = compile_collecting("match", document.match, errors)
     rules = []
     for index, spec in enumerate(document.rules):
-        compiled = _compile(f"rules[{index}] ({spec.id})", spec.expr, errors)
+        compiled = compile_collecting(f"rules[{index}] ({spec.id})", spec.expr, errors)
         if compiled is not None:
             rules.append(CompiledRule(spec, compiled))
     if errors or match is None:

@@ -29,12 +29,12 @@ from typing import Any
 
 import cel as _cel
 import orjson
-import yaml
-from pydantic import ValidationError
 
 from charter.errors import InvalidInput
 from charter.policies import cel
-from charter.policies.facts import FACTS, ROOT, SECTIONS
+from charter.policies.engine import compile_collecting
+from charter.policies.facts import ROOT, SECTIONS
+from charter.policies.text import parse_mapping, validate_model
 from charter.risk.schemas import (
     FACTORS,
     EvidenceRef,
@@ -88,28 +88,12 @@ def sha256(document: RulesDocument) -> str:
 
 def parse_text(text: str, *, name: str = "the rules document") -> RulesDocument:
     """A rules document from YAML or JSON text; errors name the line, or the field, and the problem."""
-    if len(text) > MAX_TEXT:
-        raise InvalidInput(f"{name} is {len(text):,} characters long; at most {MAX_TEXT:,} are accepted.")
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise InvalidInput(f"{name} is not valid YAML or JSON{where}: {getattr(exc, 'problem', exc)}") from None
-    if not isinstance(data, dict):
-        raise InvalidInput(f"{name} must be a mapping with title, factors, weights, thresholds and overrides.")
-    return parse_data(data, name=name)
+    fields = "title, factors, weights, thresholds and overrides"
+    return parse_data(parse_mapping(text, name=name, max_chars=MAX_TEXT, fields=fields), name=name)
 
 
 def parse_data(data: Mapping[str, Any], *, name: str = "the rules document") -> RulesDocument:
-    try:
-        return RulesDocument.model_validate(dict(data))
-    except ValidationError as exc:
-        problems = [
-            {"location": [str(p) for p in e["loc"]], "message": e["msg"]} for e in exc.errors(include_input=False)
-        ]
-        listed = "; ".join(f"{'.'.join(p['location']) or 'document'}: {p['message']}" for p in problems[:5])
-        raise InvalidInput(f"{name} is not valid scoring rules: {listed}", details={"errors": problems}) from None
+    return validate_model(RulesDocument, dict(data), name=name, kind="valid scoring rules")
 
 
 def default_document() -> RulesDocument:
@@ -149,28 +133,20 @@ class CompiledRules:
     paths: frozenset[cel.Path]
 
 
-def _compile(where: str, source: str, errors: list[dict[str, Any]]) -> cel.Compiled | None:
-    try:
-        return cel.compile_expression(source, root=ROOT, root_type=FACTS)
-    except cel.CelError as exc:
-        errors.append({"field": where, "line": exc.line, "column": exc.column, "message": exc.message})
-        return None
-
-
 def validate(document: RulesDocument, number: int = 0) -> CompiledRules:
     """Compile every condition; raise ``InvalidInput`` listing each error with its field, line and column."""
     errors: list[dict[str, Any]] = []
     rules: list[CompiledRule] = []
     for factor, spec in document.factors.items():
         for index, rule in enumerate(spec.rules):
-            compiled = _compile(f"factors.{factor}.rules[{index}] ({rule.id}).when", rule.when, errors)
+            compiled = compile_collecting(f"factors.{factor}.rules[{index}] ({rule.id}).when", rule.when, errors)
             if compiled is not None:
                 rules.append(CompiledRule(factor, rule.id, rule.add, rule.reason, compiled))
     overrides: list[CompiledOverride] = []
     for index, override in enumerate(document.overrides):
         expr = None
         if override.when is not None:
-            expr = _compile(f"overrides[{index}] ({override.id}).when", override.when, errors)
+            expr = compile_collecting(f"overrides[{index}] ({override.id}).when", override.when, errors)
             if expr is None:
                 continue
         overrides.append(

@@ -9,14 +9,15 @@ shown in place: it goes to the one error renderer, which audits it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import zip_longest
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Form, Query
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from charter.errors import CharterError, Conflict, InvalidInput, NotFound
+from charter.errors import CharterError, InvalidInput, NotFound
 from charter.incidents import lifecycle, service
 from charter.incidents.schemas import (
     Assignment,
@@ -33,13 +34,13 @@ from charter.monitoring import service as monitoring
 from charter.monitoring.schemas import AlertRead
 from charter.security.permissions import Permission
 from charter.server.deps import Context, PageNeeds
+from charter.web.forms import submit
 from charter.web.pages import CsrfField, check_csrf
 from charter.web.render import render, templates
 
 router = APIRouter(include_in_schema=False)
 P = Permission
-# Refusals shown on the form itself; anything else (a denial above all) goes to the error renderer.
-FORM_ERRORS = (InvalidInput, Conflict, NotFound)
+T = TypeVar("T")
 BOARD_COLUMN = 100  # cards per status column; beyond that the board asks for a narrower filter
 MODEL_CHOICES = 500  # models offered in the pickers
 ALERTS_READ = 500  # the newest alerts searched for those of one incident
@@ -272,8 +273,17 @@ def report_submit(
         "detected_at": detected_at,
         "pairs": pairs or [("", "")],
     }
-    try:
-        data = IncidentCreate.model_validate(
+
+    def refuse(error: CharterError) -> HTMLResponse:
+        ctx.session.rollback()
+        return _report_form(ctx, form=typed, error=error.message, status=error.status)
+
+    def report(data: IncidentCreate) -> Response:
+        created = service.report_incident(ctx.session, ctx.principal, data, slas=_slas(ctx))
+        return _redirect(created.id, "reported")
+
+    return submit(
+        lambda: IncidentCreate.model_validate(
             {
                 "title": title,
                 "type": type,
@@ -282,15 +292,11 @@ def report_submit(
                 "models": [{"model": m, "version": v or None} for m, v in pairs if m],
                 "detected_at": detected_at or None,
             }
-        )
-    except ValidationError as exc:
-        return _report_form(ctx, form=typed, error=explain(exc), status=422)
-    try:
-        created = service.report_incident(ctx.session, ctx.principal, data, slas=_slas(ctx))
-    except FORM_ERRORS as exc:
-        ctx.session.rollback()
-        return _report_form(ctx, form=typed, error=exc.message, status=exc.status)
-    return _redirect(created.id, "reported")
+        ),
+        report,
+        refuse=refuse,
+        explain=explain,
+    )
 
 
 # -- one incident -----------------------------------------------------------------------------------
@@ -367,6 +373,25 @@ def _refused(ctx: Context, incident_id: int, error: CharterError, form: dict[str
     return _incident_page(ctx, incident_id, error=error.message, status=error.status, form=form)
 
 
+def _submit(
+    ctx: Context,
+    incident_id: int,
+    typed: dict[str, Any],
+    parse: Callable[[], T],
+    act: Callable[[T], object],
+    *,
+    done: str,
+    anchor: str = "",
+) -> Response:
+    """An action on the incident: back to its page with ``done``'s message, or with the refusal and ``typed``."""
+
+    def finish(data: T) -> Response:
+        act(data)
+        return _redirect(incident_id, done, anchor)
+
+    return submit(parse, finish, refuse=lambda error: _refused(ctx, incident_id, error, typed), explain=explain)
+
+
 @router.get("/incidents/{incident_id}", response_class=HTMLResponse)
 def incident_page(
     incident_id: int,
@@ -385,15 +410,14 @@ def status_submit(
     ctx: Context = PageNeeds(P.INCIDENT_WRITE),
 ) -> Response:
     check_csrf(ctx, csrf)
-    try:
-        data = StatusChange.model_validate({"status": status, "note": note.strip() or None})
-    except ValidationError as exc:
-        return _refused(ctx, incident_id, InvalidInput(explain(exc)), {"note": note})
-    try:
-        service.change_status(ctx.session, ctx.principal, incident_id, data)
-    except FORM_ERRORS as exc:
-        return _refused(ctx, incident_id, exc, {"note": note})
-    return _redirect(incident_id, "status")
+    return _submit(
+        ctx,
+        incident_id,
+        {"note": note},
+        lambda: StatusChange.model_validate({"status": status, "note": note.strip() or None}),
+        lambda data: service.change_status(ctx.session, ctx.principal, incident_id, data),
+        done="status",
+    )
 
 
 @router.post("/incidents/{incident_id}/timeline", response_class=HTMLResponse)
@@ -409,8 +433,11 @@ def entry_submit(
 ) -> Response:
     check_csrf(ctx, csrf)
     typed = {"entry": {"kind": kind, "body": body, "audience": audience, "recipient": recipient, "at": at}}
-    try:
-        data = EntryCreate.model_validate(
+    return _submit(
+        ctx,
+        incident_id,
+        typed,
+        lambda: EntryCreate.model_validate(
             {
                 "kind": kind,
                 "body": body,
@@ -418,14 +445,11 @@ def entry_submit(
                 "recipient": recipient.strip() or None,
                 "at": at or None,
             }
-        )
-    except ValidationError as exc:
-        return _refused(ctx, incident_id, InvalidInput(explain(exc)), typed)
-    try:
-        service.add_entry(ctx.session, ctx.principal, incident_id, data)
-    except FORM_ERRORS as exc:
-        return _refused(ctx, incident_id, exc, typed)
-    return _redirect(incident_id, "entry", "#timeline")
+        ),
+        lambda data: service.add_entry(ctx.session, ctx.principal, incident_id, data),
+        done="entry",
+        anchor="#timeline",
+    )
 
 
 @router.post("/incidents/{incident_id}/assignment", response_class=HTMLResponse)
@@ -438,16 +462,15 @@ def assignment_submit(
 ) -> Response:
     check_csrf(ctx, csrf)
     typed = {"assignment": {"commander": commander, "assignee": assignee}}
-    try:
+    return _submit(
+        ctx,
+        incident_id,
+        typed,
         # Both fields are always sent: an empty one unassigns.
-        data = Assignment(commander=commander.strip() or None, assignee=assignee.strip() or None)
-    except ValidationError as exc:
-        return _refused(ctx, incident_id, InvalidInput(explain(exc)), typed)
-    try:
-        service.assign(ctx.session, ctx.principal, incident_id, data)
-    except FORM_ERRORS as exc:
-        return _refused(ctx, incident_id, exc, typed)
-    return _redirect(incident_id, "assigned")
+        lambda: Assignment(commander=commander.strip() or None, assignee=assignee.strip() or None),
+        lambda data: service.assign(ctx.session, ctx.principal, incident_id, data),
+        done="assigned",
+    )
 
 
 @router.post("/incidents/{incident_id}/reportable", response_class=HTMLResponse)
@@ -460,15 +483,15 @@ def reportable_submit(
 ) -> Response:
     check_csrf(ctx, csrf)
     typed = {"reportable": {"regime": regime, "reason": reason}}
-    try:
-        data = ReportableMark.model_validate({"regime": regime, "reason": reason.strip() or None})
-    except ValidationError as exc:
-        return _refused(ctx, incident_id, InvalidInput(explain(exc)), typed)
-    try:
-        service.mark_reportable(ctx.session, ctx.principal, incident_id, data)
-    except FORM_ERRORS as exc:
-        return _refused(ctx, incident_id, exc, typed)
-    return _redirect(incident_id, "reportable", "#regulatory")
+    return _submit(
+        ctx,
+        incident_id,
+        typed,
+        lambda: ReportableMark.model_validate({"regime": regime, "reason": reason.strip() or None}),
+        lambda data: service.mark_reportable(ctx.session, ctx.principal, incident_id, data),
+        done="reportable",
+        anchor="#regulatory",
+    )
 
 
 @router.post("/incidents/{incident_id}/reportable/{regime}/submitted", response_class=HTMLResponse)
@@ -483,17 +506,17 @@ def submitted_submit(
 ) -> Response:
     check_csrf(ctx, csrf)
     typed = {"submitted": {"regime": regime, "reference": reference, "submitted_at": submitted_at, "note": note}}
-    try:
-        data = ReportSubmission.model_validate(
+    return _submit(
+        ctx,
+        incident_id,
+        typed,
+        lambda: ReportSubmission.model_validate(
             {"reference": reference.strip() or None, "submitted_at": submitted_at or None, "note": note.strip() or None}
-        )
-    except ValidationError as exc:
-        return _refused(ctx, incident_id, InvalidInput(explain(exc)), typed)
-    try:
-        service.mark_submitted(ctx.session, ctx.principal, incident_id, regime, data)
-    except FORM_ERRORS as exc:
-        return _refused(ctx, incident_id, exc, typed)
-    return _redirect(incident_id, "submitted", "#regulatory")
+        ),
+        lambda data: service.mark_submitted(ctx.session, ctx.principal, incident_id, regime, data),
+        done="submitted",
+        anchor="#regulatory",
+    )
 
 
 @router.post("/incidents/{incident_id}/review", response_class=HTMLResponse)
@@ -526,22 +549,22 @@ def review_submit(
             "rows": filled + [("", "", "", False)] * max(FOLLOW_UP_ROWS - len(filled), 1),
         }
     }
-    try:
-        data = ReviewWrite.model_validate(
+    return _submit(
+        ctx,
+        incident_id,
+        typed,
+        lambda: ReviewWrite.model_validate(
             {
                 "root_cause": root_cause,
                 "contributing_factors": [line.strip() for line in factors.splitlines() if line.strip()],
                 "follow_ups": [{"action": a, "owner": o, "due_date": d, "done": x} for a, o, d, x in filled],
                 "lessons": lessons.strip() or None,
             }
-        )
-    except ValidationError as exc:
-        return _refused(ctx, incident_id, InvalidInput(explain(exc)), typed)
-    try:
-        service.write_review(ctx.session, ctx.principal, incident_id, data)
-    except FORM_ERRORS as exc:
-        return _refused(ctx, incident_id, exc, typed)
-    return _redirect(incident_id, "review", "#review")
+        ),
+        lambda data: service.write_review(ctx.session, ctx.principal, incident_id, data),
+        done="review",
+        anchor="#review",
+    )
 
 
 @router.get("/incidents/{incident_id}/report.json")

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Form, Query
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from charter.errors import CharterError, Conflict, InvalidInput, NotFound, PermissionDenied
+from charter.errors import CharterError, InvalidInput, PermissionDenied
 from charter.inventory import service as inventory
 from charter.inventory.models import STAGES
 from charter.policies import documents, facts, gates, lifecycle, service
@@ -34,15 +34,15 @@ from charter.policies.schemas import (
 from charter.security.permissions import Permission
 from charter.server.deps import Context, PageNeeds
 from charter.server.errors import record_refusal
+from charter.web.forms import FORM_ERRORS, submit
 from charter.web.pages import CsrfField, check_csrf
 from charter.web.policy_source import Checked, Problem, check, locate, to_yaml
 from charter.web.render import render
 
 router = APIRouter(include_in_schema=False)
 P = Permission
-# Refusals shown on the form itself; anything else (a denial above all) goes to the error renderer.
-FORM_ERRORS = (InvalidInput, Conflict, NotFound)
 MODEL_CHOICES = 500  # models offered in the pickers
+FACT_REFERENCE = facts.reference()  # a fixed table: built once, not for every editor page
 WAIVER_STATUSES = ("active", "expired", "revoked")
 # Form fields. The lengths only bound the input: the services say what is wrong, in their words.
 # The text may exceed the parser's limit a little, so that its own refusal is shown on the form.
@@ -211,7 +211,7 @@ def _editor(
             "compiled": compiled,
             "reads": sorted(".".join(path) for path in compiled.paths) if compiled else [],
             "error": error,
-            "facts": facts.reference(),
+            "facts": FACT_REFERENCE,
             "editable": policy is None or policy.state == "draft",
         },
         status=status,
@@ -432,29 +432,25 @@ def dry_run_submit(
 ) -> Response:
     check_csrf(ctx, csrf)
     typed = {"dry": {"model": model, "stage": stage, "version": version, "all": bool(include_not_applicable)}}
-    try:
-        request = DryRunRequest.model_validate(
+
+    def run(request: DryRunRequest) -> Response:
+        checker = gates.signature_checker(ctx.session, ctx.state.protection)
+        result = service.dry_run(ctx.session, ctx.principal, policy_id, request, signature_check=checker)
+        return _policy_page(ctx, policy_id, shown=request.version, form=typed, dry=result)
+
+    return submit(
+        lambda: DryRunRequest.model_validate(
             {
                 "model": model.strip() or None,
                 "stage": stage or None,
                 "version": version or None,
                 "include_not_applicable": bool(include_not_applicable),
             }
-        )
-    except ValidationError as exc:
-        return _refused(ctx, policy_id, InvalidInput(explain(exc)), typed)
-    try:
-        result = service.dry_run(
-            ctx.session,
-            ctx.principal,
-            policy_id,
-            request,
-            signature_check=gates.signature_checker(ctx.session, ctx.state.protection),
-        )
-    except FORM_ERRORS as exc:
-        return _refused(ctx, policy_id, exc, typed)
-    shown = request.version
-    return _policy_page(ctx, policy_id, shown=shown, form=typed, dry=result)
+        ),
+        run,
+        refuse=lambda error: _refused(ctx, policy_id, error, typed),
+        explain=explain,
+    )
 
 
 @router.post("/policies/{policy_id}/waivers", response_class=HTMLResponse)
@@ -469,15 +465,17 @@ def waiver_submit(
 ) -> Response:
     check_csrf(ctx, csrf)
     typed = {"waiver": {"rule": rule, "model": model, "days": days, "reason": reason}}
-    try:
-        data = WaiverCreate.model_validate({"rule": rule, "model": model, "days": days, "reason": reason})
-    except ValidationError as exc:
-        return _refused(ctx, policy_id, InvalidInput(explain(exc)), typed)
-    try:
+
+    def grant(data: WaiverCreate) -> Response:
         service.grant_waiver(ctx.session, ctx.principal, policy_id, data)
-    except FORM_ERRORS as exc:
-        return _refused(ctx, policy_id, exc, typed)
-    return _redirect(f"/policies/{policy_id}", "granted", "#waivers")
+        return _redirect(f"/policies/{policy_id}", "granted", "#waivers")
+
+    return submit(
+        lambda: WaiverCreate.model_validate({"rule": rule, "model": model, "days": days, "reason": reason}),
+        grant,
+        refuse=lambda error: _refused(ctx, policy_id, error, typed),
+        explain=explain,
+    )
 
 
 # -- waivers ----------------------------------------------------------------------------------------
@@ -495,18 +493,19 @@ def revoke_submit(
     # Back to the page the button was on: a policy's page (its id, checked below) or the waivers list.
     policy_id = back if back and back != "waivers" else None
     typed = {"revoke": {"waiver": waiver_id, "reason": reason}}
-    try:
-        data = WaiverRevoke(reason=reason)
-    except ValidationError as exc:
-        error: CharterError = InvalidInput(explain(exc))
-        return _revoke_refused(ctx, policy_id, error, typed)
-    try:
+
+    def revoke(data: WaiverRevoke) -> Response:
         revoked = service.revoke_waiver(ctx.session, ctx.principal, waiver_id, data.reason)
-    except FORM_ERRORS as exc:
-        return _revoke_refused(ctx, policy_id, exc, typed)
-    if policy_id == revoked.policy:
-        return _redirect(f"/policies/{revoked.policy}", "revoked", "#waivers")
-    return _redirect("/waivers", "revoked")
+        if policy_id == revoked.policy:
+            return _redirect(f"/policies/{revoked.policy}", "revoked", "#waivers")
+        return _redirect("/waivers", "revoked")
+
+    return submit(
+        lambda: WaiverRevoke(reason=reason),
+        revoke,
+        refuse=lambda error: _revoke_refused(ctx, policy_id, error, typed),
+        explain=explain,
+    )
 
 
 def _revoke_refused(ctx: Context, policy_id: str | None, error: CharterError, form: dict[str, Any]) -> HTMLResponse:

@@ -131,7 +131,7 @@ def test_missing_values_and_new_categories_are_reported_not_crashed_on() -> None
     assert cat.current.missing == 100 and cat.drifted is True
     empty = report["empty"]
     assert empty.drifted is None and empty.reason == "the reference has no non-missing values"
-    assert all(value is None for value in empty.statistics.values())
+    assert empty.statistics and all(value is None for value in empty.statistics.values())
     assert report.undecided_columns == ("empty",) and report.drift_share == pytest.approx(1 / 2)
     body = json.loads(json.dumps(report.to_dict(), allow_nan=False))
     assert body["columns"]["c"]["new_categories"] == ["z"] and body["columns"]["empty"]["psi"] is None

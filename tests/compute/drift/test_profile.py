@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import polars
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -15,8 +16,6 @@ import pytest
 from charter.compute.drift import CategoricalProfile, DatasetProfile, NumericProfile, profile
 from charter.compute.drift.profile import cells_from_sorted, edge_ranks, edges_from_sorted
 from charter.errors import InvalidInput
-
-polars = pytest.importorskip("polars")
 
 N = 2000
 

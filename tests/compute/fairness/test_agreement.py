@@ -18,12 +18,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from fairlearn import metrics as fairlearn_metrics
+from sklearn import metrics as sklearn_metrics
 
 from charter.compute.fairness import FairnessResult, assess
 from charter.demo.data import compas_propublica
-
-fairlearn_metrics = pytest.importorskip("fairlearn.metrics")
-sklearn_metrics = pytest.importorskip("sklearn.metrics")
 
 DATA = Path(__file__).resolve().parents[4] / "shared" / "data"
 TOL = 1e-9

@@ -164,7 +164,6 @@ def test_importing_the_command_loads_no_numpy() -> None:
 
 
 def test_duckdb_engine_from_the_command_line(compas_csv: Path) -> None:
-    pytest.importorskip("charter.compute.fairness.engines.duckdb_engine")
     args = [str(compas_csv), "--label", "two_year_recid", "--pred", "pred", "--sensitive", "race", "--format", "json"]
     numpy_body = json.loads(invoke(*args)[1])
     code, out = invoke(*args, "--engine", "duckdb")

@@ -8,9 +8,8 @@ The data builders and the reference are shared with ``test_engines_spark.py``.
 
 from __future__ import annotations
 
-import importlib
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from charter.compute.fairness.engines.duckdb_engine import statistics_duckdb
+from charter.compute.fairness.engines.numpy_engine import statistics_numpy
 from charter.compute.fairness.stats import DEFAULT_BINS, GroupStats, score_bin
 from charter.demo.data import compas_propublica
 from charter.errors import InvalidInput
@@ -135,21 +135,11 @@ def reference_statistics(
     )
 
 
-def _numpy_engine() -> Callable[..., GroupStats] | None:
-    try:
-        module = importlib.import_module("charter.compute.fairness.engines.numpy_engine")
-    except ImportError:
-        return None
-    return getattr(module, "statistics_numpy", None)
-
-
 def expected(data: pd.DataFrame | pa.Table | Path, **options: Any) -> GroupStats:
     """The statistics every engine must produce: the reference's, checked against the numpy engine's."""
     ref = reference_statistics(data, **options)
-    engine = _numpy_engine()
-    if engine is not None:
-        got = engine(data, **options)
-        assert got.equals(ref), f"the numpy engine and the reference disagree:\n{got}\n{ref}"
+    got = statistics_numpy(data, **options)
+    assert got.equals(ref), f"the numpy engine and the reference disagree:\n{got}\n{ref}"
     return ref
 
 
@@ -702,11 +692,9 @@ def test_errors_as_the_numpy_engine_gives_them(changes: dict[str, Any], options:
     df = error_frame(**changes)
     with pytest.raises(InvalidInput, match=message) as info:
         statistics_duckdb(df, **options)
-    engine = _numpy_engine()
-    if engine is not None:
-        with pytest.raises(InvalidInput) as theirs:
-            engine(df, **options)
-        assert info.value.message == theirs.value.message
+    with pytest.raises(InvalidInput) as theirs:
+        statistics_numpy(df, **options)
+    assert info.value.message == theirs.value.message
 
 
 def test_errors_from_files(tmp_path: Path) -> None:

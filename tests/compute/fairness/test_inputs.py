@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import polars
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
@@ -15,8 +16,6 @@ import pytest
 from charter.compute.fairness import GroupStats, compute_statistics
 from charter.compute.fairness.engines import numpy_engine
 from charter.errors import InvalidInput
-
-polars = pytest.importorskip("polars")
 
 N = 1500
 
@@ -261,7 +260,6 @@ def test_counts_equal_a_plain_bincount(monkeypatch: pytest.MonkeyPatch, n: int, 
 
 
 def test_duckdb_engine_gives_the_numpy_statistics(frame: pd.DataFrame, expected: GroupStats, tmp_path: Path) -> None:
-    pytest.importorskip("charter.compute.fairness.engines.duckdb_engine")
     stats = compute_statistics(_source(frame, "parquet", tmp_path), **ROLES, engine="duckdb")
     assert stats.equals(expected)
     with pytest.raises(InvalidInput, match="engine 'duckdb' reads a table"):

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import ruptures as rpt  # type: ignore[import-untyped]  # no stubs
 
 from charter.compute.series import change_points
 from charter.errors import InvalidInput
 from tests.compute.series.conftest import Convert
-
-rpt = pytest.importorskip("ruptures")
 
 
 def piecewise(seed: int, levels: list[float], lengths: list[int], noise: float = 1.0) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Fixtures of the fairness tests: one local Spark session for the whole run (it takes seconds to start)."""
+"""Fixtures of the compute tests: one local Spark session for the whole run (it takes seconds to start)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 @pytest.fixture(scope="session")
 def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A ``local[2]`` SparkSession: 1 GB of JVM heap, no UI, loopback only, scratch files under pytest's tmp."""
-    pytest.importorskip("pyspark")
+    # pyspark is in the test extra: a missing one is an install error, not a reason to skip.
     from pyspark.sql import SparkSession
 
     scratch = tmp_path_factory.mktemp("spark")
@@ -23,6 +23,7 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
             SparkSession.builder.master("local[2]")
             .appName("charter-tests")
             .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
             .config("spark.driver.bindAddress", "127.0.0.1")
             .config("spark.driver.host", "127.0.0.1")
             .config("spark.driver.memory", "1g")  # -Xmx of the one JVM (driver and executors in local mode)
