@@ -250,6 +250,21 @@ def test_demo_seeds_an_organisation_whose_printed_credentials_work(env: Settings
         trail = client.get("/api/v1/audit/events", params={"limit": 500}, headers=aditi).json()["items"]
         actions = [e["action"] for e in trail]
         assert "waiver.grant" in actions and "version.promote" in actions
+        # The EU AI Act report made at seeding names the failed rule; the one made now lists the waiver as an
+        # open gap. Each is stored in every format, its hashes in the audit trail.
+        reports = client.get("/api/v1/reports", params={"model": "reoffence-risk"}, headers=rosa).json()["items"]
+        assert len(reports) == 1 and [f["format"] for f in reports[0]["files"]] == ["json", "html", "pdf", "oscal"]
+        seeded = client.get(f"/api/v1/reports/{reports[0]['id']}/files/json", headers=rosa).json()
+        assert any(g["ref"] == "high-risk-fairness/disparate-impact" for g in seeded["models"][0]["gaps"])
+        body = {"model": "reoffence-risk", "frameworks": ["eu-ai-act"]}
+        made = client.post("/api/v1/reports", json=body, headers=rosa)
+        assert made.status_code == 201, made.text
+        document = client.get(f"/api/v1/reports/{made.json()['id']}/files/json", headers=rosa).json()
+        waived = [g for g in document["models"][0]["gaps"] if g["kind"] == "waived"]
+        assert [(g["framework"], g["ref"], g["waiver"]) for g in waived] == [
+            ("eu-ai-act", "high-risk-fairness/disparate-impact", granted.json()["id"])
+        ]
+        assert document["models"][0]["stage"] == "production" and document["audit"]["ok"] is True
         client.app.state.charter.db.dispose()  # type: ignore[attr-defined]
     again = run("demo", "--no-serve")
     assert "Demo accounts" not in again  # seeded once

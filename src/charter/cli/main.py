@@ -17,6 +17,7 @@ from charter.cli import (
     models,
     monitoring,
     policies,
+    reports,
     risk,
     scan,
     server,
@@ -66,6 +67,7 @@ app.command("worker")(monitoring.worker_command)
 app.add_typer(policies.app, name="policy")
 app.add_typer(risk.app, name="risk")
 app.add_typer(compliance.app, name="compliance")
+app.add_typer(reports.app, name="report")
 app.add_typer(training.app, name="training")
 scan.register(app)
 fairness.register(app)

@@ -18,6 +18,7 @@ from charter.client.metrics import MetricsAPI
 from charter.client.models import Health, Readiness
 from charter.client.monitoring import MonitoringAPI
 from charter.client.policies import PoliciesAPI
+from charter.client.reports import ReportsAPI
 from charter.client.risk import RiskAPI
 from charter.errors import CharterError
 
@@ -35,6 +36,7 @@ class Charter(
     RiskAPI,
     ComplianceAPI,
     TrainingAPI,
+    ReportsAPI,
 ):
     """A client for one Charter server.
 

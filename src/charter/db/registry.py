@@ -11,6 +11,7 @@ from charter.inventory import models as inventory_models
 from charter.metrics import models as metric_models
 from charter.monitoring import models as monitoring_models
 from charter.policies import models as policy_models
+from charter.reports import models as report_models
 from charter.risk import models as risk_models
 from charter.training import models as training_models
 
@@ -28,6 +29,7 @@ __all__ = [
     "metric_models",
     "monitoring_models",
     "policy_models",
+    "report_models",
     "risk_models",
     "training_models",
 ]

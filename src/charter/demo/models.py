@@ -350,6 +350,30 @@ def _govern(session: Session, protection: artifacts.Protection) -> None:
     policies.install_pack(session, rosa)
     policies.change_state(session, rosa, "high-risk-fairness", "enforce", comment="Four-fifths rule for high-risk")
     policies.approve(session, admin, "high-risk-fairness", comment="Second pair of eyes")
+    _report(session, protection, rosa)
+
+
+def _report(session: Session, protection: artifacts.Protection, officer: Principal) -> None:
+    """The risk officer's EU AI Act report on the replica, in every format, stored and audited: the failed
+    fairness rule is an open gap. After a waiver and the promotion it allows, a new report lists the
+    waiver as an open gap (``charter report model reoffence-risk -f eu-ai-act``)."""
+    from datetime import UTC, datetime, timedelta
+
+    from charter.reports import service as reports
+    from charter.security.keys import load_audit_key
+
+    now = datetime.now(UTC)
+    reports.generate(
+        session,
+        officer,
+        protection,
+        kind="model",
+        model="reoffence-risk",
+        frameworks=["eu-ai-act"],
+        start=now - timedelta(days=90),
+        end=now + timedelta(minutes=1),
+        public_key=load_audit_key(protection.settings.audit_key_file).public_key(),
+    )
 
 
 def _assess(

@@ -31,6 +31,7 @@ from charter.monitoring import api as monitoring_api
 from charter.monitoring import worker
 from charter.monitoring.service import firing_counts, monitor_states
 from charter.policies import api as policies_api
+from charter.reports import api as reports_api
 from charter.risk import api as risk_api
 from charter.security.principal import Principal
 from charter.server.errors import install_error_handlers
@@ -40,11 +41,15 @@ from charter.server.metrics import Metrics, MonitoringState
 from charter.server.middleware import RequestMiddleware
 from charter.server.state import AppState
 from charter.training import api as training_api
+from charter.web import compliance as compliance_pages
 from charter.web import incidents as incident_pages
 from charter.web import inventory as inventory_pages
 from charter.web import monitoring as monitoring_pages
 from charter.web import pages
 from charter.web import policies as policy_pages
+from charter.web import reports as report_pages
+from charter.web import risk as risk_pages
+from charter.web import training as training_pages
 from charter.web.vendor import VendorFiles
 
 log = logging.getLogger("charter.server")
@@ -141,11 +146,16 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
     app.include_router(risk_api.router)
     app.include_router(compliance_api.router)
     app.include_router(training_api.router)
+    app.include_router(reports_api.router)
     app.include_router(pages.router)
     app.include_router(inventory_pages.router)
     app.include_router(incident_pages.router)
     app.include_router(monitoring_pages.router)
     app.include_router(policy_pages.router)
+    app.include_router(risk_pages.router)
+    app.include_router(compliance_pages.router)
+    app.include_router(training_pages.router)
+    app.include_router(report_pages.router)
     static = resources.files("charter.web") / "static"
     app.mount("/static/vendor", VendorFiles(), name="vendor")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")

@@ -1,0 +1,1 @@
+"""Compliance reports: a document built from the platform, rendered, stored, hashed and audited."""
