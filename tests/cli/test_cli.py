@@ -231,6 +231,17 @@ def test_demo_seeds_an_organisation_whose_printed_credentials_work(env: Settings
         assert len(late) == 1
         breach = client.get(f"/api/v1/incidents/{late[0]['incident_id']}", headers=rosa).json()
         assert any(c["regime"] == "gdpr_breach" and c["overdue"] for c in breach["clocks"])
+        # Risk: both models classified high-risk from their intake answers, every version assessed with
+        # reasons, and a register whose heat map has the COMPAS bias risk in its top corner.
+        heat = client.get("/api/v1/risk/register/heat-map", headers=rosa).json()
+        assert heat["risks"] == 4 and heat["inherent"][4][4] == 1 and heat["overdue_reviews"] == 1
+        assert {m["model"] for m in heat["models"]} == {"credit-eligibility", "reoffence-risk"}
+        assessed = client.get("/api/v1/risk/models/reoffence-risk/versions/0.1.0/assessments", headers=rosa).json()
+        bias = next(f for f in assessed[0]["result"]["factors"] if f["factor"] == "model_bias")
+        assert {"fairness-failed", "disparate-impact"} <= {r["rule"] for r in bias["reasons"]}
+        assert assessed[0]["rating"] in ("high", "critical")
+        classified = client.get("/api/v1/risk/models/reoffence-risk/classifications", headers=rosa).json()
+        assert classified[0]["result"]["proposed_tier"] == "high"
         # Governance: the enforced fairness policy refuses the replica's move to production, naming the
         # failed rule; a 30-day waiver from the risk officer lets it through; both are in the trail.
         token = client.post("/api/v1/auth/token", data={"username": "mateo", "password": passwords["mateo"]})
@@ -255,6 +266,7 @@ def test_demo_seeds_an_organisation_whose_printed_credentials_work(env: Settings
         reports = client.get("/api/v1/reports", params={"model": "reoffence-risk"}, headers=rosa).json()["items"]
         assert len(reports) == 1 and [f["format"] for f in reports[0]["files"]] == ["json", "html", "pdf", "oscal"]
         seeded = client.get(f"/api/v1/reports/{reports[0]['id']}/files/json", headers=rosa).json()
+        assert seeded["models"][0]["version"] == "0.1.0"
         assert any(g["ref"] == "high-risk-fairness/disparate-impact" for g in seeded["models"][0]["gaps"])
         body = {"model": "reoffence-risk", "frameworks": ["eu-ai-act"]}
         made = client.post("/api/v1/reports", json=body, headers=rosa)

@@ -350,7 +350,100 @@ def _govern(session: Session, protection: artifacts.Protection) -> None:
     policies.install_pack(session, rosa)
     policies.change_state(session, rosa, "high-risk-fairness", "enforce", comment="Four-fifths rule for high-risk")
     policies.approve(session, admin, "high-risk-fairness", comment="Second pair of eyes")
+    _risks(session)
     _report(session, protection, rosa)
+
+
+def _answers(**yes: bool) -> dict[str, bool | None]:
+    """Intake answers: every required question 'no' unless named."""
+    from charter.risk.classification import QUESTIONS
+
+    answers: dict[str, bool | None] = {q.id: False for q in QUESTIONS if q.required}
+    answers.update(yes)
+    return answers
+
+
+def _risks(session: Session) -> None:
+    """Risk: the EU AI Act intake of both models, an assessment of every version, and a register
+    with real entries, so the heat map and each model's reasons are there to look at."""
+    from datetime import UTC, date, datetime, timedelta
+
+    from charter.risk import register
+    from charter.risk import service as risk
+    from charter.risk.schemas import ClassificationRequest, RiskCreate
+
+    rosa, mateo, olivia = (acting_as(session, n) for n in ("rosa", "mateo", "olivia"))
+    # Creditworthiness (Annex III 5(b)) and a criminal-risk tool (Annex III 6(d)) both profile people.
+    risk.classify_model(
+        session, rosa, "credit-eligibility", ClassificationRequest(answers=_answers(hr_essential_services=True))
+    )
+    risk.classify_model(
+        session, rosa, "reoffence-risk", ClassificationRequest(answers=_answers(hr_law_enforcement=True))
+    )
+    for owner, model, versions in (
+        (olivia, "credit-eligibility", ("1.0.0",)),
+        (mateo, "reoffence-risk", ("0.1.0", "0.2.0")),
+    ):
+        for version in versions:
+            risk.assess(session, owner, model, version)
+    review = date.today() + timedelta(days=90)
+    entries = [
+        RiskCreate(
+            model="reoffence-risk",
+            title="False positive rates differ by race",
+            description="ProPublica's finding reproduced: African-American defendants are flagged high risk "
+            "without reoffending about twice as often as Caucasian defendants.",
+            category="bias",
+            likelihood=5,
+            impact=5,
+            controls=["Four-fifths rule enforced before production", "Human review of every high-risk flag"],
+            control_rules=["high-risk-fairness/disparate-impact"],
+            residual_likelihood=3,
+            residual_impact=4,
+            owner="rosa",
+            treatment="mitigate",
+            review_date=review,
+        ),
+        RiskCreate(
+            model="reoffence-risk",
+            title="Vendor retrain 0.2.0 ships an opaque artifact",
+            category="security",
+            likelihood=3,
+            impact=4,
+            controls=["Artifact scan before review"],
+            residual_likelihood=2,
+            residual_impact=4,
+            owner="mateo",
+            treatment="mitigate",
+            review_date=review,
+        ),
+        RiskCreate(
+            model="credit-eligibility",
+            title="Income proxies for sex in eligibility",
+            category="bias",
+            likelihood=3,
+            impact=4,
+            controls=["Quarterly fairness assessment"],
+            residual_likelihood=2,
+            residual_impact=3,
+            owner="olivia",
+            treatment="mitigate",
+            review_date=review,
+        ),
+        RiskCreate(
+            model="credit-eligibility",
+            title="Applicants' personal data retained past the purpose",
+            category="privacy",
+            likelihood=2,
+            impact=3,
+            owner="olivia",
+            treatment="accept",
+            # Left overdue on purpose: the heat map page counts reviews past their date.
+            review_date=datetime.now(UTC).date() - timedelta(days=7),
+        ),
+    ]
+    for entry in entries:
+        register.create_risk(session, rosa, entry)
 
 
 def _report(session: Session, protection: artifacts.Protection, officer: Principal) -> None:
@@ -369,6 +462,7 @@ def _report(session: Session, protection: artifacts.Protection, officer: Princip
         protection,
         kind="model",
         model="reoffence-risk",
+        version="0.1.0",  # the approved version, whose promotion the fairness policy blocks
         frameworks=["eu-ai-act"],
         start=now - timedelta(days=90),
         end=now + timedelta(minutes=1),
