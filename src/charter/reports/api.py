@@ -25,19 +25,12 @@ def generate(data: ReportCreate, ctx: Context = Needs(P.COMPLIANCE_READ)) -> Rep
     """Build a model or organisation report, render it (JSON, HTML, PDF, OSCAL), store each file encrypted and
     record one audit event naming every file's SHA-256."""
     protection = ctx.state.protection
-    return service.generate(
+    return service.generate_requested(
         ctx.session,
         ctx.principal,
         protection,
-        kind=data.kind,
+        data,
         public_key=ctx.state.audit_key.public_key(),
-        model=data.model,
-        version=data.version,
-        team=data.team,
-        start=data.start,
-        end=data.end,
-        frameworks=data.frameworks,
-        formats=data.formats,
         signature_check=gates.signature_checker(ctx.session, protection),
     )
 

@@ -45,6 +45,7 @@ from charter.reports.render import EXTENSIONS, MEDIA_TYPES, digest, render
 from charter.reports.schemas import (
     FORMATS,
     Period,
+    ReportCreate,
     ReportDocument,
     ReportFileRead,
     ReportFormat,
@@ -65,6 +66,7 @@ __all__ = [
     "RESOURCE",
     "file_name",
     "generate",
+    "generate_requested",
     "list_reports",
     "read_file",
     "read_report",
@@ -277,6 +279,33 @@ def generate(
     )
     session.flush()
     return _reads(session, [row])[0]
+
+
+def generate_requested(
+    session: Session,
+    actor: Principal,
+    protection: Protection,
+    data: ReportCreate,
+    *,
+    public_key: Ed25519PublicKey,
+    signature_check: facts.SignatureCheck | None = None,
+) -> ReportRead:
+    """:func:`generate` for a request (the API's body, the dashboard's form)."""
+    return generate(
+        session,
+        actor,
+        protection,
+        kind=data.kind,
+        public_key=public_key,
+        model=data.model,
+        version=data.version,
+        team=data.team,
+        start=data.start,
+        end=data.end,
+        frameworks=data.frameworks,
+        formats=data.formats,
+        signature_check=signature_check,
+    )
 
 
 def _report_for(session: Session, actor: Principal, report_id: int) -> ReportRow:

@@ -7,7 +7,7 @@ above all) goes on to the one error renderer, which audits it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 from fastapi.responses import Response
@@ -40,3 +40,19 @@ def submit(
         return act(data)
     except FORM_ERRORS as exc:
         return refuse(exc)
+
+
+def labelled(labels: Mapping[str, str]) -> Callable[[ValidationError], str]:
+    """An ``explain`` for ``submit``: each problem as ``Label: what is wrong.``, never echoing the input.
+
+    ``labels`` names the form's fields as the page shows them (a field without one keeps its name).
+    """
+
+    def explain(exc: ValidationError) -> str:
+        problems = []
+        for problem in exc.errors():
+            field = str(problem["loc"][0]) if problem["loc"] else ""
+            problems.append(f"{labels.get(field, field)}: {problem['msg']}.")
+        return " ".join(problems)
+
+    return explain

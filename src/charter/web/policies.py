@@ -17,7 +17,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import ValidationError
 
 from charter.errors import CharterError, InvalidInput, PermissionDenied
 from charter.inventory import service as inventory
@@ -34,7 +33,7 @@ from charter.policies.schemas import (
 from charter.security.permissions import Permission
 from charter.server.deps import Context, PageNeeds
 from charter.server.errors import record_refusal
-from charter.web.forms import FORM_ERRORS, submit
+from charter.web.forms import FORM_ERRORS, labelled, submit
 from charter.web.pages import CsrfField, check_csrf
 from charter.web.policy_source import Checked, Problem, check, locate, to_yaml
 from charter.web.render import render
@@ -104,13 +103,7 @@ rules:
 """
 
 
-def explain(exc: ValidationError) -> str:
-    """A form's problems in its own words (``Reason: ...``), never echoing the input."""
-    problems = []
-    for problem in exc.errors():
-        field = str(problem["loc"][0]) if problem["loc"] else ""
-        problems.append(f"{FIELD_LABELS.get(field, field)}: {problem['msg']}.")
-    return " ".join(problems)
+explain = labelled(FIELD_LABELS)
 
 
 def _redirect(path: str, done: str, anchor: str = "") -> RedirectResponse:

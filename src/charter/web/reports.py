@@ -14,7 +14,6 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import ValidationError
 
 from charter.compliance import service as compliance
 from charter.errors import CharterError
@@ -26,7 +25,7 @@ from charter.reports.render import MEDIA_TYPES
 from charter.reports.schemas import FORMATS, ReportCreate, ReportFormat, ReportKind
 from charter.security.permissions import Permission
 from charter.server.deps import Context, PageNeeds
-from charter.web.forms import submit
+from charter.web.forms import labelled, submit
 from charter.web.pages import CsrfField, check_csrf
 from charter.web.render import render
 
@@ -49,12 +48,7 @@ FIELD_LABELS = {
 }
 
 
-def explain(exc: ValidationError) -> str:
-    problems = []
-    for problem in exc.errors():
-        field = str(problem["loc"][0]) if problem["loc"] else ""
-        problems.append(f"{FIELD_LABELS.get(field, field)}: {problem['msg']}.")
-    return " ".join(problems)
+explain = labelled(FIELD_LABELS)
 
 
 def _reports_page(
@@ -147,19 +141,12 @@ def generate_submit(
 
     def generate(data: ReportCreate) -> Response:
         protection = ctx.state.protection
-        read = service.generate(
+        read = service.generate_requested(
             ctx.session,
             ctx.principal,
             protection,
-            kind=data.kind,
+            data,
             public_key=ctx.state.audit_key.public_key(),
-            model=data.model,
-            version=data.version,
-            team=data.team,
-            start=data.start,
-            end=data.end,
-            frameworks=data.frameworks,
-            formats=data.formats,
             signature_check=gates.signature_checker(ctx.session, protection),
         )
         return RedirectResponse(f"/reports?done=generated#report-{read.id}", status_code=303)

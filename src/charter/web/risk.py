@@ -15,7 +15,6 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import ValidationError
 
 from charter.errors import CharterError, PermissionDenied
 from charter.inventory import service as inventory
@@ -27,7 +26,7 @@ from charter.security.permissions import Permission
 from charter.security.principal import Scope
 from charter.server.deps import Context, PageNeeds
 from charter.server.errors import record_refusal
-from charter.web.forms import FORM_ERRORS, submit
+from charter.web.forms import FORM_ERRORS, labelled, submit
 from charter.web.pages import CsrfField, check_csrf
 from charter.web.render import render
 
@@ -62,13 +61,7 @@ FIELD_LABELS = {
 }
 
 
-def explain(exc: ValidationError) -> str:
-    """A form's problems in its own words (``Field: what is wrong.``), never echoing the input."""
-    problems = []
-    for problem in exc.errors():
-        field = str(problem["loc"][0]) if problem["loc"] else ""
-        problems.append(f"{FIELD_LABELS.get(field, field)}: {problem['msg']}.")
-    return " ".join(problems)
+explain = labelled(FIELD_LABELS)
 
 
 def _choice(value: str | None, allowed: tuple[str, ...]) -> str:

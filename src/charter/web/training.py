@@ -15,7 +15,6 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import ValidationError
 
 from charter.errors import CharterError, PermissionDenied
 from charter.security.permissions import Permission
@@ -23,7 +22,7 @@ from charter.security.principal import ORG
 from charter.server.deps import Context, PageNeeds
 from charter.training import service
 from charter.training.schemas import CompletionCreate, CompletionRead, CourseCreate, CourseKind
-from charter.web.forms import submit
+from charter.web.forms import labelled, submit
 from charter.web.pages import CsrfField, check_csrf
 from charter.web.render import render
 
@@ -53,12 +52,7 @@ FIELD_LABELS = {
 }
 
 
-def explain(exc: ValidationError) -> str:
-    problems = []
-    for problem in exc.errors():
-        field = str(problem["loc"][0]) if problem["loc"] else ""
-        problems.append(f"{FIELD_LABELS.get(field, field)}: {problem['msg']}.")
-    return " ".join(problems)
+explain = labelled(FIELD_LABELS)
 
 
 def _standing(item: CompletionRead, now: datetime) -> str:
