@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from pypdf import PdfReader
+from trestle.oscal.assessment_results import AssessmentResults
 from typer.testing import CliRunner
 
 from charter.cli.main import app as cli
@@ -277,6 +280,15 @@ def test_demo_seeds_an_organisation_whose_printed_credentials_work(env: Settings
             ("eu-ai-act", "high-risk-fairness/disparate-impact", granted.json()["id"])
         ]
         assert document["models"][0]["stage"] == "production" and document["audit"]["ok"] is True
+        # The same report as a PDF names the model and the waived rule; as OSCAL it validates.
+        pdf = client.get(f"/api/v1/reports/{made.json()['id']}/files/pdf", headers=rosa)
+        text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.content)).pages).replace("\n", " ")
+        assert "reoffence-risk" in text and "disparate-impact" in text and "aiver" in text
+        oscal = client.get(f"/api/v1/reports/{made.json()['id']}/files/oscal", headers=rosa).json()
+        AssessmentResults.model_validate(oscal["assessment-results"])
+        findings = oscal["assessment-results"]["results"][0]["findings"]
+        waived_findings = [f for f in findings if "disparate-impact" in f.get("remarks", "")]
+        assert waived_findings and all(f["target"]["status"]["state"] == "not-satisfied" for f in waived_findings)
         client.app.state.charter.db.dispose()  # type: ignore[attr-defined]
     again = run("demo", "--no-serve")
     assert "Demo accounts" not in again  # seeded once
