@@ -144,6 +144,16 @@ class DecisionKeys:
             protected[name] = self.encrypt(value, aad=aad + name.encode()) if encrypt else self.pseudonym(value)
         return protected
 
+    def pseudonymise(self, inputs: Mapping[str, Any], fields: Iterable[str]) -> dict[str, Any]:
+        """``protect(inputs, fields, encrypt=False)``, lean: it runs for every decision logged."""
+        protected = dict(inputs)
+        mac = self._pseudonym_mac.hexdigest
+        for name in fields:
+            value = protected.get(name)
+            if value is not None:
+                protected[name] = PSEUDONYM_PREFIX + mac(value.encode() if type(value) is str else _text(value))
+        return protected
+
     def reveal(self, inputs: Mapping[str, Any], fields: Iterable[str], *, aad: bytes) -> tuple[dict[str, Any], int]:
         """``inputs`` with the encrypted ``fields`` decrypted, and how many were (pseudonyms stay as they are)."""
         revealed = dict(inputs)
