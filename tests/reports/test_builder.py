@@ -12,12 +12,15 @@ from charter.reports.builder import build_model_report, build_organisation_repor
 from charter.reports.schemas import ReportDocument
 from tests.reports.conftest import MODEL, Governed, as_user
 
-NOW = datetime.now(UTC)
-YEAR = (NOW - timedelta(days=365), NOW + timedelta(minutes=5))
+
+def year() -> tuple[datetime, datetime]:
+    """The year up to now: taken when a test runs, not at collection (a long suite runs for minutes)."""
+    now = datetime.now(UTC)
+    return now - timedelta(days=365), now + timedelta(minutes=5)
 
 
 def model_report(governed: Governed, user: str = "rosa", **kwargs: object) -> ReportDocument:
-    start, end = kwargs.pop("period", YEAR)  # type: ignore[misc]
+    start, end = kwargs.pop("period", None) or year()  # type: ignore[misc]
     with governed.session() as s:
         return build_model_report(
             s,
@@ -35,8 +38,8 @@ def org_report(governed: Governed, user: str = "rosa", **kwargs: object) -> Repo
         return build_organisation_report(
             s,
             as_user(s, user),
-            start=YEAR[0],
-            end=YEAR[1],
+            start=year()[0],
+            end=year()[1],
             public_key=governed.public_key,
             **kwargs,  # type: ignore[arg-type]
         )
@@ -116,7 +119,8 @@ def test_the_period_limits_what_is_dated(governed: Governed) -> None:
     )
     recent = model_report(governed)
     assert [i.severity for i in recent.models[0].incidents] == ["SEV2"] and recent.totals.open_incidents == 1
-    last_year = (NOW - timedelta(days=400), NOW - timedelta(days=300))
+    now = datetime.now(UTC)
+    last_year = (now - timedelta(days=400), now - timedelta(days=300))
     old = model_report(governed, period=last_year)
     section = old.models[0]
     assert section.incidents == [] and section.transitions == [] and section.waivers == []
@@ -176,8 +180,9 @@ def test_a_broken_chain_is_reported_not_hidden(governed: Governed) -> None:
 
 
 def test_bad_input_is_refused_with_a_message(governed: Governed) -> None:
+    now = datetime.now(UTC)
     with pytest.raises(InvalidInput, match=r"ends .* before it starts"):
-        model_report(governed, period=(NOW, NOW - timedelta(days=1)))
+        model_report(governed, period=(now, now - timedelta(days=1)))
     with pytest.raises(NotFound, match="No compliance framework 'sox'; known: eu-ai-act"):
         model_report(governed, frameworks=["eu-ai-act", "sox"])
     with pytest.raises(NotFound, match="No model 'ghost'"):

@@ -22,21 +22,20 @@ from charter.reports.schemas import FORMATS, ReportDocument, ReportRead
 from tests.conftest import make_settings
 from tests.reports.conftest import MODEL, Governed, as_user
 
-NOW = datetime.now(UTC)
-
 
 def generate(governed: Governed, user: str = "rosa", protection: Protection | None = None, **kwargs: Any) -> ReportRead:
     kwargs.setdefault("kind", "model")
     if kwargs["kind"] == "model":
         kwargs.setdefault("model", MODEL)
+    now = datetime.now(UTC)  # when the test runs, not at collection
     with governed.session() as s:
         return service.generate(
             s,
             as_user(s, user),
             protection or governed.protection,
             public_key=governed.public_key,
-            start=NOW - timedelta(days=30),
-            end=NOW + timedelta(minutes=5),
+            start=now - timedelta(days=30),
+            end=now + timedelta(minutes=5),
             **kwargs,
         )
 
