@@ -8,7 +8,9 @@ engine's on the DataFrame itself, which ``test_engines_duckdb`` checks against a
 
 from __future__ import annotations
 
+import gc
 import hashlib
+import inspect
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -296,6 +298,23 @@ def test_sqlite_parameters_stream_in_batches(compas: pd.DataFrame, sqlite_db: st
     female = compas[compas["sex"] == "Female"]
     assert_same(got, compute_statistics(female, **opts))
     assert seen == [*range(250, len(female), 250), len(female)]
+
+
+def test_a_refused_batch_closes_the_reader_at_once(sqlite_db: str) -> None:
+    """Refused half-way (labels that are not binary), the reader is closed before the error leaves, not
+    left to the garbage collector, which could finalise its connection first and raise in the void."""
+    opts = options(COMPAS_CASES[0])
+    y_true, y_pred, (race,) = opts["y_true"], opts["y_pred"], opts["sensitive_features"]
+    query = SqlQuery(f'SELECT "{y_pred}" + 1 AS "{y_true}", "{y_pred}", "{race}" FROM compas', url=sqlite_db)
+    with pytest.raises(InvalidInput, match="binary") as refused:
+        compute_statistics(query, chunk_rows=500, **opts)
+    # The error's traceback still holds every frame it left (as a caller that keeps it does), and with
+    # them the reader: it must be closed already, its connection released.
+    assert refused.value.__traceback__ is not None
+    open_readers = [
+        o for o in gc.get_objects() if inspect.isgenerator(o) and o.__name__ == "database_batches" and o.gi_frame
+    ]
+    assert open_readers == []
 
 
 @pytest.mark.parametrize("database", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import math
 from collections.abc import Mapping
+from contextlib import closing
 from dataclasses import replace
 from typing import Any, Literal
 
@@ -102,14 +103,17 @@ def compute_statistics(
             sample_weight=sample_weight,
         )
         read = duckdb_batches if data.url is None else database_batches
-        return statistics_batches(
-            read(data, roles, chunk_rows=chunk_rows, progress=progress),
-            features=roles.sensitive,
-            scores=roles.scores is not None,
-            positive_label=positive_label,
-            missing=missing,
-            bins=bins,
-        )
+        # Closed here, also when a batch is refused half-way: left to the garbage collector, the
+        # reader's connection could be finalised before the generator that still holds it open.
+        with closing(read(data, roles, chunk_rows=chunk_rows, progress=progress)) as batches:
+            return statistics_batches(
+                batches,
+                features=roles.sensitive,
+                scores=roles.scores is not None,
+                positive_label=positive_label,
+                missing=missing,
+                bins=bins,
+            )
     if engine == "numpy":
         return statistics_numpy(
             data,

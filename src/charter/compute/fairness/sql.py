@@ -35,7 +35,7 @@ imported only when a query runs.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -200,7 +200,7 @@ def duckdb_columns(con: duckdb.DuckDBPyConnection, query: SqlQuery) -> dict[str,
 
 def duckdb_batches(
     query: SqlQuery, roles: Roles, *, chunk_rows: int | None, progress: Progress | None
-) -> Iterator[Columns]:
+) -> Generator[Columns, None, None]:
     """The query's needed columns from DuckDB, as Arrow record batches of ``chunk_rows`` rows.
 
     DuckDB streams the result (its ``to_arrow_reader`` pulls one batch at a time), so only a batch
@@ -272,7 +272,7 @@ def _engine_url(query: SqlQuery) -> Any:
 
 def database_batches(
     query: SqlQuery, roles: Roles, *, chunk_rows: int | None, progress: Progress | None
-) -> Iterator[Columns]:
+) -> Generator[Columns, None, None]:
     """The query's rows from the database at ``query.url``, ``chunk_rows`` at a time (memory stays flat)."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.exc import SQLAlchemyError
