@@ -328,7 +328,6 @@ def _unencodable(decisions: Sequence[DecisionIn], personal: list[str] | None) ->
 def _prepare(
     decisions: Sequence[DecisionIn],
     decided_at: Sequence[str],
-    subjects: Sequence[str | None],
     stored: dict[str, str],
     versions: dict[str, tuple[int, bool]],
     personal: list[str] | None,
@@ -340,21 +339,21 @@ def _prepare(
 ) -> tuple[list[Row], list[str | None], int, list[str]]:
     """The rows to store (``COLUMNS`` order), their sensitive attributes (JSON text or None), how many
     decisions were already logged exactly as sent, and the ids logged already as different decisions
-    (to refuse: see ``_refusal``). ``subjects``: each decision's subject pseudonym, or None.
+    (to refuse: see ``_refusal``).
 
     One pass, decision by decision, with the callables bound once: doing each step over the whole
     batch instead (all the HMACs, then all the JSON) measured slower, as every intermediate result
     then stays allocated until the step ends instead of being reused at once.
     """
     encode, sort = orjson.dumps, orjson.OPT_SORT_KEYS  # ``models.dumps``, without a call per value
-    digest_of, protect, seal = keys.digest, keys.pseudonymise, keys.protect
+    digest_of, subject_ref, protect, seal = keys.digest, keys.subject_ref, keys.pseudonymise, keys.protect
     personal_json = None if personal is None else encode(personal, option=sort).decode()
     model_id, created_by = model.id, actor.actor
     rows: list[Row] = []
     attributes: list[str | None] = []
     conflicts: list[str] = []
     duplicates = 0
-    for d, decided, subject in zip(decisions, decided_at, subjects, strict=True):
+    for d, decided in zip(decisions, decided_at, strict=True):
         explanation = None if d.explanation is None else _explanation(d.explanation)
         digest = digest_of(_fingerprint(d, decided, explanation, personal))
         if stored:
@@ -378,7 +377,7 @@ def _prepare(
                 version_id,
                 d.decision_id,
                 decided,
-                subject,
+                None if d.subject is None else subject_ref(d.subject),
                 encode(inputs, option=sort).decode(),
                 personal_json,
                 None if d.output is None else encode(d.output, option=sort).decode(),
@@ -446,13 +445,10 @@ def log_decisions(
     decided_at = _decision_times(decisions, created)
     stored = sink.stored_digests(session, model.id, ids, {t[:10] for t in decided_at})
     personal = sorted(set(data.personal_fields)) or None
-    subject_ref = keys.subject_ref
-    subjects = [None if d.subject is None else subject_ref(d.subject) for d in decisions]
-    options: dict[str, Any] = {"keys": keys, "model": model, "created": created, "actor": actor}
     with paused():  # see charter.gcpause: a batch makes no reference cycles
         try:
             rows, attributes, duplicates, conflicts = _prepare(
-                decisions, decided_at, subjects, stored, versions, personal, **options
+                decisions, decided_at, stored, versions, personal, keys=keys, model=model, created=created, actor=actor
             )
             if conflicts:
                 raise _refusal(model, conflicts)
