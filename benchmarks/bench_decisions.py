@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import argparse
 import gc
+import multiprocessing
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -118,6 +120,18 @@ def main() -> None:
         help="gc.freeze() once set up, as a tuned server would after start-up: the garbage collector's "
         "full passes then skip the long-lived heap (most of what validating a batch costs otherwise)",
     )
+    parser.add_argument(
+        "--writers",
+        type=int,
+        default=2,
+        help="also log from this many threads at once (pseudonymised), as concurrent requests to one server; 1: not",
+    )
+    parser.add_argument(
+        "--one-transaction",
+        action="store_true",
+        help="prepare and write each batch in one writing transaction (as before the route prepared first): "
+        "on SQLite the write lock is then held while the batch is prepared",
+    )
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="charter-bench-"))
     url = f"sqlite:///{folder / 'charter.db'}"
@@ -163,6 +177,91 @@ def main() -> None:
 
     collector = Collector()
 
+    def log_batch(batch: DecisionBatch) -> None:
+        if args.one_transaction:
+            with db.session() as session:
+                service.log_decisions(session, OPERATOR, "scoring", batch, keys=keys, sink=sink)
+            return
+        # As the route does: prepared in a reading transaction, written in a writing one.
+        with db.session(write=False) as session:
+            prepared = service.prepare_decisions(session, OPERATOR, "scoring", batch, keys=keys)
+        with db.session() as session:
+            service.log_decisions(session, OPERATOR, "scoring", batch, keys=keys, sink=sink, prepared=prepared)
+
+    def concurrent_run(writers: int) -> None:
+        """``writers`` threads logging at once, as a server's request threads do; batches validated first."""
+        mine = [
+            [
+                DecisionBatch.model_validate(
+                    {"decisions": items(next(counter), size, "1.1.0", False), "personal_fields": ["name", "email"]}
+                )
+                for _ in range(max(1, batches // writers))
+            ]
+            for _ in range(writers)
+        ]
+        gc.collect()
+        gc.freeze()  # the waiting batches are not the server's to walk: each request would hold one
+        start = threading.Barrier(writers + 1)
+
+        def work(batches_: list[DecisionBatch]) -> None:
+            start.wait()
+            for batch in batches_:
+                with paused():
+                    log_batch(batch)
+
+        threads = [threading.Thread(target=work, args=(b,)) for b in mine]
+        for thread in threads:
+            thread.start()
+        start.wait()
+        clock = Clock()
+        for thread in threads:
+            thread.join()
+        wall, cpu = clock.lap()
+        total = size * sum(len(b) for b in mine)
+        print(
+            f"{f'{writers} writers at once, threads: log + commit':<48} {total:>8,}: wall {total / wall:>7,.0f}/s,"
+            f" CPU time {total / cpu:>7,.0f}/s"
+        )
+        del mine
+        gc.unfreeze()
+
+    def process_run(writers: int) -> None:
+        """``writers`` processes logging at once, as ``charter serve --workers N`` does; batches validated first."""
+        per = max(1, batches // writers)
+        firsts = [[next(counter) for _ in range(per)] for _ in range(writers)]
+        context = multiprocessing.get_context("fork")
+        ready, go = context.Barrier(writers + 1), context.Event()
+
+        def work(mine: list[int]) -> None:
+            db.engine.dispose(close=False)  # the parent's connections are not this process's to use
+            prepared = [
+                DecisionBatch.model_validate(
+                    {"decisions": items(first, size, "1.1.0", False), "personal_fields": ["name", "email"]}
+                )
+                for first in mine
+            ]
+            gc.collect()
+            gc.freeze()
+            ready.wait()
+            go.wait()
+            for batch in prepared:
+                with paused():
+                    log_batch(batch)
+
+        children = [context.Process(target=work, args=(f,)) for f in firsts]
+        for child in children:
+            child.start()
+        ready.wait()
+        started = time.perf_counter()
+        go.set()
+        for child in children:
+            child.join()
+            assert child.exitcode == 0
+        wall = time.perf_counter() - started
+        # Children's CPU time includes building their batches (before the start): not printed.
+        total = size * per * writers
+        print(f"{f'{writers} writers at once, processes: log + commit':<48} {total:>8,}: wall {total / wall:>7,.0f}/s")
+
     def service_run(label: str, version: str, attributes: bool) -> None:
         validate: list[tuple[float, float]] = []
         log: list[tuple[float, float]] = []
@@ -180,8 +279,7 @@ def main() -> None:
             with paused():
                 batch = DecisionBatch.model_validate({"decisions": payload, "personal_fields": ["name", "email"]})
                 validate.append(clock.lap())
-                with db.session() as session:
-                    service.log_decisions(session, OPERATOR, "scoring", batch, keys=keys, sink=sink)
+                log_batch(batch)
                 log.append(clock.lap())
                 del payload, batch  # freed before collection resumes, as a request's batch is
             collector.settle()
@@ -193,6 +291,9 @@ def main() -> None:
     print(machine())
     print(f"store: {args.store}")
     service_run("pseudonymised", "1.1.0", attributes=False)
+    if args.writers > 1:
+        concurrent_run(args.writers)
+        process_run(args.writers)
     service_run("pseudonymised + attributes", "1.1.0", attributes=True)
     service_run("encrypted (special category)", "2.0.0", attributes=False)
 

@@ -59,7 +59,9 @@ def init(
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8000, help="Port to listen on."),
-    workers: int = typer.Option(1, min=1, help="Server processes (PostgreSQL recommended above 1)."),
+    workers: int = typer.Option(
+        1, min=1, help="Server processes (on SQLite their writes take turns; PostgreSQL scales further)."
+    ),
 ) -> None:
     """Run the API and dashboard server (refuses an out-of-date schema)."""
     config = settings()

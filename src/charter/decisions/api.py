@@ -1,7 +1,8 @@
 """REST routes for the decision log: log batches, record outcomes, search and export.
 
-Each route parses, calls one service function and shapes the answer. Reading decisions is
-recorded in the audit trail, so the read routes open a writing transaction.
+Each route parses, calls one service function and shapes the answer; the batch route calls two,
+preparing the batch in a reading transaction and writing it in a writing one. Reading decisions
+is recorded in the audit trail, so the read routes open a writing transaction.
 """
 
 from __future__ import annotations
@@ -83,7 +84,9 @@ Attributes = Annotated[
 ]
 
 
-def log_decisions(model: ModelRef, data: DecisionBatch, ctx: Context = Needs(P.DECISION_WRITE)) -> BatchResult:
+def log_decisions(
+    model: ModelRef, data: DecisionBatch, ctx: Context = Needs(P.DECISION_WRITE, write=False)
+) -> BatchResult:
     """Up to 10,000 decisions per request, each naming the version that made it.
 
     Input fields named in `personal_fields` are stored as keyed pseudonyms (`ps:`), or encrypted
@@ -93,7 +96,12 @@ def log_decisions(model: ModelRef, data: DecisionBatch, ctx: Context = Needs(P.D
     """
     parquet = _parquet(ctx)
     sink = service.DATABASE if parquet is None else parquet
-    return service.log_decisions(ctx.session, ctx.principal, model, data, keys=_keys(ctx), sink=sink)
+    keys = _keys(ctx)
+    # Prepared in the request's reading transaction, written in a writing one: on SQLite, other
+    # writers wait for the write lock only while the batch is written, not while it is prepared.
+    prepared = service.prepare_decisions(ctx.session, ctx.principal, model, data, keys=keys)
+    with ctx.writing() as session:
+        return service.log_decisions(session, ctx.principal, model, data, keys=keys, sink=sink, prepared=prepared)
 
 
 # A bulk route: the batch is parsed and validated with the garbage collector paused.

@@ -11,6 +11,10 @@ keyed pseudonym, or encrypted when a dataset linked to the deciding version is s
 data; data-subject references are always pseudonymised. Raw values are never stored, logged or
 audited.
 
+Preparing a batch (pseudonyms, encryption, JSON, digests) needs no lock: ``prepare_decisions`` does
+it in a reading transaction and ``log_decisions`` writes the prepared batch in the writing one, so
+a SQLite writer holds the database's write lock only while it writes (see ``prepare_decisions``).
+
 Duplicate ids: a decision id is unique per model. Re-sending a decision exactly as it was logged
 is not an error: it is skipped and counted as a duplicate, so a client may retry a batch whose
 answer it lost. A different decision under an id already logged is refused (409, naming the ids)
@@ -36,6 +40,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from charter.audit import service as audit
 from charter.db.base import utcnow
+from charter.db.bulk import BulkWrite, Row
 from charter.decisions.models import DecisionAttributesRow, DecisionRow, dumps, subject_match
 from charter.decisions.parquet import Filter, ParquetLog, parse_cursor
 from charter.decisions.pseudonyms import DecisionKeys, aad_prefix
@@ -97,7 +102,6 @@ COLUMNS = (
     "created_at",
     "created_by",
 )
-Row = tuple[Any, ...]
 _SUBJECT = COLUMNS.index("subject_ref")
 
 
@@ -149,52 +153,18 @@ class DecisionSink(Protocol):
     def write(self, session: Session, rows: list[Row], attributes: list[str | None]) -> None: ...
 
 
-@dataclass(frozen=True)
-class _Compiled:
-    """A Core statement compiled once for a dialect, and how to lay out its parameters."""
-
-    sql: str
-    names: tuple[str, ...]  # what each prepared row holds, in order
-    positions: tuple[int, ...] | None  # for a positional paramstyle: the row index of each placeholder
-
-    @classmethod
-    def insert(cls, table: Table, dialect: Any, names: tuple[str, ...]) -> _Compiled:
-        # Inline: no RETURNING of generated ids, which nobody reads here.
-        compiled = table.insert().inline().compile(dialect=dialect, column_keys=list(names))
-        positions = tuple(names.index(n) for n in compiled.positiontup or ()) if compiled.positional else None
-        return cls(compiled.string, names, positions)
-
-    def params(self, rows: list[Row]) -> list[Any]:
-        if self.positions is None:
-            return [dict(zip(self.names, row, strict=True)) for row in rows]
-        if self.positions == tuple(range(len(self.names))):
-            return rows
-        return [tuple(row[i] for i in self.positions) for row in rows]
-
-
 class DatabaseSink:
-    """One executemany per table per batch, no ORM objects.
+    """One bulk write per table per batch (``charter.db.bulk``), no ORM objects.
 
-    The statements are Core ``insert()``s compiled once per dialect, and the prepared rows go
-    straight to the driver's ``executemany``: SQLAlchemy's per-row parameter processing would cost
-    as much as SQLite's own insert. When a batch has sensitive attributes, ids are allocated first,
-    so that the attributes can name their decision without a round trip per row; otherwise the
-    database numbers the rows itself (the same numbers: the next after the largest, or the sequence).
+    When a batch has sensitive attributes, ids are allocated first, so that the attributes can name
+    their decision without a round trip per row; otherwise the database numbers the rows itself
+    (the same numbers: the next after the largest, or the sequence).
     """
 
     def __init__(self) -> None:
-        self._compiled: dict[str, tuple[_Compiled, _Compiled, _Compiled]] = {}
-
-    def _statements(self, dialect: Any) -> tuple[_Compiled, _Compiled, _Compiled]:
-        found = self._compiled.get(dialect.name)
-        if found is None:
-            found = (
-                _Compiled.insert(_DECISIONS, dialect, COLUMNS),
-                _Compiled.insert(_DECISIONS, dialect, ("id", *COLUMNS)),
-                _Compiled.insert(_ATTRIBUTES, dialect, ("decision_id", "attributes")),
-            )
-            self._compiled[dialect.name] = found
-        return found
+        self._plain = BulkWrite(_DECISIONS.insert().inline(), COLUMNS)
+        self._numbered = BulkWrite(_DECISIONS.insert().inline(), ("id", *COLUMNS))
+        self._attached = BulkWrite(_ATTRIBUTES.insert().inline(), ("decision_id", "attributes"))
 
     @staticmethod
     def _ids(connection: Connection, count: int) -> Sequence[int]:
@@ -211,17 +181,16 @@ class DatabaseSink:
 
     def write(self, session: Session, rows: list[Row], attributes: list[str | None]) -> None:
         connection = session.connection()
-        plain, numbered, attached = self._statements(connection.dialect)
         # In subject order: the subject index is the one whose keys (pseudonyms) are random, and
         # inserting them sorted touches each of its pages once, not once per decision.
         order = sorted(range(len(rows)), key=lambda i: rows[i][_SUBJECT] or "")
         if not any(a is not None for a in attributes):
-            connection.exec_driver_sql(plain.sql, plain.params([rows[i] for i in order]))
+            self._plain.write(connection, [rows[i] for i in order])
             return
         ids = self._ids(connection, len(rows))
-        connection.exec_driver_sql(numbered.sql, numbered.params([(ids[k], *rows[i]) for k, i in enumerate(order)]))
+        self._numbered.write(connection, [(ids[k], *rows[i]) for k, i in enumerate(order)])
         linked = [(ids[k], attributes[i]) for k, i in enumerate(order) if attributes[i] is not None]
-        connection.exec_driver_sql(attached.sql, attached.params(linked))
+        self._attached.write(connection, linked)
 
 
 DATABASE = DatabaseSink()
@@ -328,18 +297,15 @@ def _unencodable(decisions: Sequence[DecisionIn], personal: list[str] | None) ->
 def _prepare(
     decisions: Sequence[DecisionIn],
     decided_at: Sequence[str],
-    stored: dict[str, str],
     versions: dict[str, tuple[int, bool]],
     personal: list[str] | None,
     *,
     keys: DecisionKeys,
-    model: ModelRow,
+    model_id: int,
     created: str,
-    actor: Principal,
-) -> tuple[list[Row], list[str | None], int, list[str]]:
-    """The rows to store (``COLUMNS`` order), their sensitive attributes (JSON text or None), how many
-    decisions were already logged exactly as sent, and the ids logged already as different decisions
-    (to refuse: see ``_refusal``).
+    created_by: str,
+) -> tuple[list[Row], list[str | None]]:
+    """The rows to store (``COLUMNS`` order) and their sensitive attributes (JSON text or None).
 
     One pass, decision by decision, with the callables bound once: doing each step over the whole
     batch instead (all the HMACs, then all the JSON) measured slower, as every intermediate result
@@ -348,22 +314,10 @@ def _prepare(
     encode, sort = orjson.dumps, orjson.OPT_SORT_KEYS  # ``models.dumps``, without a call per value
     digest_of, subject_ref, protect, seal = keys.digest, keys.subject_ref, keys.pseudonymise, keys.protect
     personal_json = None if personal is None else encode(personal, option=sort).decode()
-    model_id, created_by = model.id, actor.actor
     rows: list[Row] = []
     attributes: list[str | None] = []
-    conflicts: list[str] = []
-    duplicates = 0
     for d, decided in zip(decisions, decided_at, strict=True):
         explanation = None if d.explanation is None else _explanation(d.explanation)
-        digest = digest_of(_fingerprint(d, decided, explanation, personal))
-        if stored:
-            previous = stored.get(d.decision_id)
-            if previous is not None:
-                if previous == digest:
-                    duplicates += 1
-                else:
-                    conflicts.append(d.decision_id)
-                continue
         version_id, encrypt = versions[d.version]
         inputs = d.inputs
         if personal:
@@ -383,13 +337,109 @@ def _prepare(
                 None if d.output is None else encode(d.output, option=sort).decode(),
                 d.score,
                 None if explanation is None else encode(explanation, option=sort).decode(),
-                digest,
+                digest_of(_fingerprint(d, decided, explanation, personal)),
                 created,
                 created_by,
             )
         )
         attributes.append(encode(d.sensitive_attributes, option=sort).decode() if d.sensitive_attributes else None)
-    return rows, attributes, duplicates, conflicts
+    return rows, attributes
+
+
+_KEY, _DIGEST = COLUMNS.index("decision_key"), COLUMNS.index("digest")
+
+
+@dataclass(frozen=True)
+class PreparedBatch:
+    """A batch made ready to store: each decision's row, with its personal data protected and its
+    digest taken (see :func:`prepare_decisions`), and what the preparation depended on."""
+
+    model_id: int
+    versions: dict[str, tuple[int, bool]]  # version -> (id, personal fields encrypted)
+    actor: str
+    personal: list[str] | None
+    rows: list[Row]
+    attributes: list[str | None]
+    now: datetime
+    days: frozenset[str]  # the dates (YYYY-MM-DD) the decisions fall on
+
+    def unlogged(self, stored: dict[str, str]) -> tuple[list[Row], list[str | None], int, list[str]]:
+        """The rows and attributes not logged yet, how many were logged exactly as sent, and the ids
+        logged already as different decisions (in the batch's order: see ``_refusal``)."""
+        if not stored:
+            return self.rows, self.attributes, 0, []
+        rows: list[Row] = []
+        attributes: list[str | None] = []
+        conflicts: list[str] = []
+        duplicates = 0
+        for row, attached in zip(self.rows, self.attributes, strict=True):
+            previous = stored.get(row[_KEY])
+            if previous is None:
+                rows.append(row)
+                attributes.append(attached)
+            elif previous == row[_DIGEST]:
+                duplicates += 1
+            else:
+                conflicts.append(row[_KEY])
+        return rows, attributes, duplicates, conflicts
+
+
+def _unique_ids(decisions: Sequence[DecisionIn]) -> list[str]:
+    """The batch's ids; 422 naming those that appear more than once."""
+    ids = [d.decision_id for d in decisions]
+    if len(set(ids)) != len(ids):
+        repeated = sorted(i for i, n in Counter(ids).items() if n > 1)
+        raise InvalidInput(
+            f"A decision id may appear once per batch: {_named(repeated)} appear more than once.",
+            details={"decision_ids": repeated[:_NAMED]},
+        )
+    return ids
+
+
+def _prepared(
+    model: ModelRow, versions: dict[str, tuple[int, bool]], data: DecisionBatch, keys: DecisionKeys, actor: Principal
+) -> PreparedBatch:
+    decisions = data.decisions
+    now = utcnow()
+    created = stamp(now)
+    decided_at = _decision_times(decisions, created)
+    personal = sorted(set(data.personal_fields)) or None
+    with paused():  # see charter.gcpause: a batch makes no reference cycles
+        try:
+            rows, attributes = _prepare(
+                decisions,
+                decided_at,
+                versions,
+                personal,
+                keys=keys,
+                model_id=model.id,
+                created=created,
+                created_by=actor.actor,
+            )
+        except orjson.JSONEncodeError as exc:  # e.g. an integer beyond 64 bits, which JSON readers cannot all take
+            raise InvalidInput(
+                f"Decision {_unencodable(decisions, personal)!r} holds a value that cannot be stored as JSON: {exc}."
+            ) from exc
+    days = frozenset(t[:10] for t in decided_at)
+    return PreparedBatch(model.id, versions, actor.actor, personal, rows, attributes, now, days)
+
+
+def prepare_decisions(
+    session: Session, actor: Principal, model_ref: str | int, data: DecisionBatch, *, keys: DecisionKeys
+) -> PreparedBatch:
+    """The work of logging a batch that needs no lock: pseudonyms, encryption, JSON and digests.
+
+    Run in a reading transaction, then hand the result to :func:`log_decisions` in the writing one,
+    which checks that the model and its versions still are what the preparation used (or prepares
+    again) and only then looks up logged ids and writes. On SQLite the write lock is then held for
+    the writing alone, not for the preparation too (about half of a batch's time), so another
+    writer's batch is prepared while this one is written.
+    """
+    model = get_model_row(session, model_ref)
+    authorize(actor, P.DECISION_WRITE, scope_of(model))
+    _unique_ids(data.decisions)
+    versions = _versions(session, model, {d.version for d in data.decisions})
+    return _prepared(model, versions, data, keys, actor)
 
 
 def _refusal(model: ModelRow, conflicts: list[str]) -> Conflict:
@@ -418,18 +468,17 @@ def log_decisions(
     *,
     keys: DecisionKeys,
     sink: DecisionSink = DATABASE,
+    prepared: PreparedBatch | None = None,
 ) -> BatchResult:
-    """Log a batch of decisions (see the module docstring for personal data and duplicate ids)."""
+    """Log a batch of decisions (see the module docstring for personal data and duplicate ids).
+
+    ``prepared``: the batch as :func:`prepare_decisions` made it in an earlier transaction; used if
+    the model, its versions (and whether their fields are encrypted) and the actor are unchanged.
+    """
     model = get_model_row(session, model_ref)
     authorize(actor, P.DECISION_WRITE, scope_of(model))
     decisions = data.decisions
-    ids = [d.decision_id for d in decisions]
-    if len(set(ids)) != len(ids):
-        repeated = sorted(i for i, n in Counter(ids).items() if n > 1)
-        raise InvalidInput(
-            f"A decision id may appear once per batch: {_named(repeated)} appear more than once.",
-            details={"decision_ids": repeated[:_NAMED]},
-        )
+    ids = _unique_ids(decisions)
     versions = _versions(session, model, {d.version for d in decisions})
     suspended = suspended_versions(session, [vid for vid, _ in versions.values()])
     if suspended:
@@ -440,30 +489,22 @@ def log_decisions(
             "nothing in this batch was stored. Lift the containment to log again.",
             details={"suspended": {named[v]: i for v, i in suspended.items()}},
         )
-    now = utcnow()
-    created = stamp(now)
-    decided_at = _decision_times(decisions, created)
-    stored = sink.stored_digests(session, model.id, ids, {t[:10] for t in decided_at})
-    personal = sorted(set(data.personal_fields)) or None
-    with paused():  # see charter.gcpause: a batch makes no reference cycles
-        try:
-            rows, attributes, duplicates, conflicts = _prepare(
-                decisions, decided_at, stored, versions, personal, keys=keys, model=model, created=created, actor=actor
-            )
-            if conflicts:
-                raise _refusal(model, conflicts)
-            count, with_attributes = len(rows), sum(a is not None for a in attributes)
-            if rows:
-                try:
-                    sink.write(session, rows, attributes)
-                except IntegrityError as exc:  # a concurrent request logged some of these ids first
-                    raise _concurrent() from exc
-        except orjson.JSONEncodeError as exc:  # e.g. an integer beyond 64 bits, which JSON readers cannot all take
-            raise InvalidInput(
-                f"Decision {_unencodable(decisions, personal)!r} holds a value that cannot be stored as JSON: {exc}."
-            ) from exc
+    if prepared is None or (prepared.model_id, prepared.versions, prepared.actor) != (model.id, versions, actor.actor):
+        prepared = _prepared(model, versions, data, keys, actor)
+    stored = sink.stored_digests(session, model.id, ids, prepared.days)
+    with paused():
+        rows, attributes, duplicates, conflicts = prepared.unlogged(stored)
+        if conflicts:
+            raise _refusal(model, conflicts)
+        count, with_attributes = len(rows), sum(a is not None for a in attributes)
+        if rows:
+            try:
+                sink.write(session, rows, attributes)
+            except IntegrityError as exc:  # a concurrent request logged some of these ids first
+                raise _concurrent() from exc
     if count:  # monitors that run on ingestion are due now
-        mark_ingested(session, model.id, now)
+        mark_ingested(session, model.id, prepared.now)
+    personal = prepared.personal
     treatment: dict[str, Treatment] = {}
     if personal:
         treatment = {name: "encrypted" if versions[name][1] else "pseudonymised" for name in sorted(versions)}

@@ -1,10 +1,10 @@
 """The SQL side of metrics: bulk writes of points and rollups, and the reads that downsample.
 
-Writes go straight to the driver's ``executemany`` with Core statements compiled once per dialect
-(as ``charter.decisions.service.DatabaseSink`` does): SQLAlchemy's per-row parameter processing
-would cost as much as the inserts. Rollups are upserts that add a batch's count and sum to the
-bucket's and widen its min and max, so any order of batches, and several batches in one bucket,
-give the aggregates of all the points (tested against the raw points).
+Writes are bulk writes (``charter.db.bulk``): Core statements compiled once per dialect, rows
+straight to the driver, as multi-row statements on SQLite; SQLAlchemy's per-row parameter
+processing would cost as much as the inserts. Rollups are upserts that add a batch's count and sum
+to the bucket's and widen its min and max, so any order of batches, and several batches in one
+bucket, give the aggregates of all the points (tested against the raw points).
 
 Reads bucket on the server: raw points by integer division of their time, hours and days from the
 rollup tables, with the partial buckets at either end of a range taken from the raw points so that
@@ -26,6 +26,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from charter.compute.series._arrays import F64, I64, MS_PER_DAY, MS_PER_HOUR
+from charter.db.bulk import BulkWrite
 from charter.metrics.models import MetricDailyRow, MetricHourlyRow, MetricPointRow
 
 POINTS = typing.cast(Table, MetricPointRow.__table__)
@@ -36,28 +37,6 @@ MS_PER_MINUTE = 60_000
 
 
 # -- writing ----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Compiled:
-    """A statement compiled once for a dialect, with the row position of each positional placeholder."""
-
-    sql: str
-    names: tuple[str, ...]
-    positions: tuple[int, ...] | None
-
-    @classmethod
-    def of(cls, statement: Any, dialect: Any, names: tuple[str, ...]) -> _Compiled:
-        compiled = statement.compile(dialect=dialect, column_keys=list(names))
-        positions = tuple(names.index(n) for n in compiled.positiontup or ()) if compiled.positional else None
-        return cls(compiled.string, names, positions)
-
-    def params(self, rows: list[tuple[Any, ...]]) -> list[Any]:
-        if self.positions is None:
-            return [dict(zip(self.names, row, strict=True)) for row in rows]
-        if self.positions == tuple(range(len(self.names))):
-            return rows
-        return [tuple(row[i] for i in self.positions) for row in rows]
 
 
 _ROLLUP_COLUMNS = ("series_id", "bucket", "n", "total", "low", "high")
@@ -85,30 +64,29 @@ def _upsert(table: Table, dialect_name: str) -> Any:
 
 
 class Writer:
-    """Compiles the three statements once per dialect and writes a prepared batch."""
+    """The three bulk writes of a batch (``charter.db.bulk``): points, hourly and daily rollups."""
 
     def __init__(self) -> None:
-        self._compiled: dict[str, tuple[_Compiled, _Compiled, _Compiled]] = {}
+        self._points = BulkWrite(POINTS.insert(), ("series_id", "t", "value"))
+        # An upsert's form differs by dialect: built when a dialect first writes.
+        self._rollups: dict[str, tuple[BulkWrite, BulkWrite]] = {}
 
-    def _statements(self, dialect: Any) -> tuple[_Compiled, _Compiled, _Compiled]:
-        found = self._compiled.get(dialect.name)
+    def _rollups_for(self, dialect_name: str) -> tuple[BulkWrite, BulkWrite]:
+        found = self._rollups.get(dialect_name)
         if found is None:
-            found = (
-                _Compiled.of(POINTS.insert(), dialect, ("series_id", "t", "value")),
-                _Compiled.of(_upsert(HOURLY, dialect.name), dialect, _ROLLUP_COLUMNS),
-                _Compiled.of(_upsert(DAILY, dialect.name), dialect, _ROLLUP_COLUMNS),
+            found = self._rollups[dialect_name] = (
+                BulkWrite(_upsert(HOURLY, dialect_name), _ROLLUP_COLUMNS),
+                BulkWrite(_upsert(DAILY, dialect_name), _ROLLUP_COLUMNS),
             )
-            self._compiled[dialect.name] = found
         return found
 
     def write(self, session: Session, series: I64, t: I64, values: F64) -> None:
         """Insert points (sorted by series, then time) and fold them into the hourly and daily rollups."""
         connection = session.connection()
-        points, hourly, daily = self._statements(connection.dialect)
-        rows = list(zip(series.tolist(), t.tolist(), values.tolist(), strict=True))
-        connection.exec_driver_sql(points.sql, points.params(rows))
+        self._points.write(connection, list(zip(series.tolist(), t.tolist(), values.tolist(), strict=True)))
+        hourly, daily = self._rollups_for(connection.dialect.name)
         for statement, width in ((hourly, MS_PER_HOUR), (daily, MS_PER_DAY)):
-            connection.exec_driver_sql(statement.sql, statement.params(rollup_rows(series, t, values, width)))
+            statement.write(connection, rollup_rows(series, t, values, width))
 
 
 WRITER = Writer()

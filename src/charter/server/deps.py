@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +45,23 @@ class Context:
     @property
     def request_id(self) -> str:
         return request_id(self.request)
+
+    @contextmanager
+    def writing(self) -> Iterator[Session]:
+        """A writing transaction of its own, committed when the block ends, for a route whose own
+        transaction only reads (``Needs(..., write=False)``): it does its long work there, without
+        the write lock SQLite gives a writing transaction from its start, and writes here. The
+        reading transaction is ended first, so it holds no snapshot meanwhile."""
+        self.session.rollback()
+        session = open_session(self.state, self.request, write=True)
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
 
 
 def app_state(request: Request) -> AppState:

@@ -1,0 +1,115 @@
+"""A batch is prepared (pseudonyms, encryption, JSON, digests) before its writing transaction, and
+written only if what the preparation used still holds; the route prepares without the write lock."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import pytest
+from sqlalchemy import select, text
+
+from charter.config import Settings
+from charter.decisions import service
+from charter.decisions.models import DecisionRow
+from charter.decisions.pseudonyms import keys_for
+from charter.decisions.schemas import DecisionBatch
+from charter.errors import Conflict
+from charter.security.principal import Principal
+from tests.conftest import OPERATOR
+from tests.decisions.conftest import MODEL, Log, decision
+
+
+def batch(*numbers: int) -> DecisionBatch:
+    return DecisionBatch.model_validate(
+        {"decisions": [decision(n) for n in numbers], "personal_fields": ["name", "email"]}
+    )
+
+
+def stored(log: Log) -> list[DecisionRow]:
+    with log.db.session(write=False) as session:
+        return list(session.scalars(select(DecisionRow).order_by(DecisionRow.decision_key)))
+
+
+def test_a_prepared_batch_is_written_as_prepared(log: Log, settings: Settings) -> None:
+    keys = keys_for(settings.secret)
+    with log.db.session(write=False) as session:
+        prepared = service.prepare_decisions(session, OPERATOR, MODEL, batch(1, 2), keys=keys)
+    with log.db.session() as session:
+        result = service.log_decisions(session, OPERATOR, MODEL, batch(1, 2), keys=keys, prepared=prepared)
+    assert (result.stored, result.treatment) == (2, {"1.0.0": "pseudonymised"})
+    rows = stored(log)
+    # The rows carry the preparation's time: they were not prepared again.
+    assert {r.created_at for r in rows} == {prepared.now}
+    assert rows[0].inputs["name"].startswith("ps:") and rows[0].inputs["income"] == 1000
+
+
+def test_a_batch_prepared_before_its_lineage_changed_is_prepared_again(log: Log, settings: Settings) -> None:
+    keys = keys_for(settings.secret)
+    with log.db.session(write=False) as session:
+        prepared = service.prepare_decisions(session, OPERATOR, MODEL, batch(1), keys=keys)
+    assert prepared.rows[0][5].count("ps:") == 2  # pseudonymised as prepared
+    # Meanwhile the version's training data turns out to be special-category: its fields must now be
+    # encrypted, not pseudonymised as they were prepared.
+    with log.db.session() as session:
+        session.execute(text("UPDATE datasets SET classification = 'special_category' WHERE name = 'applications'"))
+    with log.db.session() as session:
+        result = service.log_decisions(session, OPERATOR, MODEL, batch(1), keys=keys, prepared=prepared)
+    assert result.treatment == {"1.0.0": "encrypted"}
+    (row,) = stored(log)
+    assert row.inputs["name"].startswith("enc:") and row.inputs["email"].startswith("enc:")
+    assert row.created_at != prepared.now
+
+
+def test_a_batch_prepared_by_another_actor_is_prepared_again(log: Log, settings: Settings) -> None:
+    keys = keys_for(settings.secret)
+    with log.db.session(write=False) as session:
+        prepared = service.prepare_decisions(session, Principal.system("someone-else"), MODEL, batch(1), keys=keys)
+    with log.db.session() as session:
+        service.log_decisions(session, OPERATOR, MODEL, batch(1), keys=keys, prepared=prepared)
+    assert [r.created_by for r in stored(log)] == [OPERATOR.actor]
+
+
+def test_logged_ids_are_looked_up_when_writing_not_when_preparing(log: Log, settings: Settings) -> None:
+    keys = keys_for(settings.secret)
+    with log.db.session(write=False) as session:
+        prepared = service.prepare_decisions(session, OPERATOR, MODEL, batch(1, 2, 3), keys=keys)
+    # Logged after the preparation: d-2 as sent (a duplicate), d-3 as a different decision.
+    assert log.send([decision(2), decision(3, output="changed")]).status_code == 200
+    with pytest.raises(Conflict) as refused, log.db.session() as session:
+        service.log_decisions(session, OPERATOR, MODEL, batch(1, 2, 3), keys=keys, prepared=prepared)
+    assert refused.value.details == {"decision_ids": ["d-3"], "conflicts": 1}
+    assert [r.decision_key for r in stored(log)] == ["d-2", "d-3"]
+    with log.db.session() as session:
+        result = service.log_decisions(session, OPERATOR, MODEL, batch(1, 2), keys=keys, prepared=None)
+    assert (result.stored, result.duplicates) == (1, 1)
+
+
+def test_the_route_prepares_a_batch_without_the_write_lock(log: Log, monkeypatch: pytest.MonkeyPatch) -> None:
+    if log.db.dialect != "sqlite":
+        pytest.skip("SQLite's write lock: PostgreSQL has none to hold")
+    path = log.db.engine.url.database
+    assert path is not None
+    taken: list[bool] = []
+    prepare = service.prepare_decisions
+
+    def prepare_then_write_elsewhere(*args: Any, **kwargs: Any) -> service.PreparedBatch:
+        prepared = prepare(*args, **kwargs)
+        # Another writer, not willing to wait: it gets the lock only if this request does not hold it.
+        other = sqlite3.connect(path, timeout=0, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("ROLLBACK")
+            taken.append(True)
+        except sqlite3.OperationalError:
+            taken.append(False)
+        finally:
+            other.close()
+        return prepared
+
+    monkeypatch.setattr(service, "prepare_decisions", prepare_then_write_elsewhere)
+    response = log.send([decision(1), decision(2)])
+    assert response.status_code == 200, response.text
+    assert response.json()["stored"] == 2
+    assert taken == [True]
+    assert len(log.events("decision.log")) == 1
