@@ -1,13 +1,16 @@
 """Decision ingestion rate on SQLite (not a test: run it).
 
-    .venv/bin/python benchmarks/bench_decisions.py [--batches 20] [--batch-size 10000] [--store parquet] [--gc-freeze]
+    .venv/bin/python benchmarks/bench_decisions.py [--batches 20] [--batch-size 10000] [--store parquet]
+        [--gc-freeze] [--writers 2] [--one-transaction]
 
-Each batch is validated into a ``DecisionBatch`` (as the route does), logged by the service in its
-own committed transaction (the garbage collector held throughout, as the route holds it), on a
-migrated SQLite file: two personal fields pseudonymised, a subject, a score and an explanation per
-decision. Variants: with sensitive attributes (kept apart), with encrypted personal fields
-(special-category lineage), and through the HTTP route in process. Prints the load average, wall and
-CPU-time rates, and the time the garbage collector took outside the clock.
+Each batch is validated into a ``DecisionBatch`` (as the route does), then logged as the route logs
+it: prepared in a reading transaction, written in a writing one (``--one-transaction``: both in one
+writing transaction, as before the route prepared first), the garbage collector held throughout, as
+the route holds it, on a migrated SQLite file: two personal fields pseudonymised, a subject, a score
+and an explanation per decision. Variants: with sensitive attributes (kept apart), with encrypted personal fields
+(special-category lineage), through the HTTP route in process, and from ``--writers`` threads and
+processes at once. Prints the load average, wall and CPU-time rates, and the time the garbage
+collector took outside the clock.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from typing import Any
 import orjson
 from _common import Clock, machine
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from charter.client.decisions import new_decision_id
 from charter.config import Settings
@@ -188,8 +192,13 @@ def main() -> None:
         with db.session() as session:
             service.log_decisions(session, OPERATOR, "scoring", batch, keys=keys, sink=sink, prepared=prepared)
 
+    def logged() -> int:
+        with db.session(write=False) as session:
+            return int(session.execute(text("SELECT count(*) FROM decisions")).scalar_one())
+
     def concurrent_run(writers: int) -> None:
         """``writers`` threads logging at once, as a server's request threads do; batches validated first."""
+        before = logged()
         mine = [
             [
                 DecisionBatch.model_validate(
@@ -218,6 +227,7 @@ def main() -> None:
             thread.join()
         wall, cpu = clock.lap()
         total = size * sum(len(b) for b in mine)
+        assert logged() - before == total, "every decision of every writer is stored"
         print(
             f"{f'{writers} writers at once, threads: log + commit':<48} {total:>8,}: wall {total / wall:>7,.0f}/s,"
             f" CPU time {total / cpu:>7,.0f}/s"
@@ -227,6 +237,7 @@ def main() -> None:
 
     def process_run(writers: int) -> None:
         """``writers`` processes logging at once, as ``charter serve --workers N`` does; batches validated first."""
+        before = logged()
         per = max(1, batches // writers)
         firsts = [[next(counter) for _ in range(per)] for _ in range(writers)]
         context = multiprocessing.get_context("fork")
@@ -260,6 +271,7 @@ def main() -> None:
         wall = time.perf_counter() - started
         # Children's CPU time includes building their batches (before the start): not printed.
         total = size * per * writers
+        assert logged() - before == total, "every decision of every writer is stored"
         print(f"{f'{writers} writers at once, processes: log + commit':<48} {total:>8,}: wall {total / wall:>7,.0f}/s")
 
     def service_run(label: str, version: str, attributes: bool) -> None:
