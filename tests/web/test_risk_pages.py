@@ -394,3 +394,37 @@ def test_the_navigation_links_risk_for_readers_and_an_unknown_risk_is_a_404(risk
     assert 'id="message"' not in shown and "<script>alert" not in shown
     missing = page(risk.client, "/risk/register/999999")
     assert missing.status_code == 404 and "There is no risk 999999" in missing.text
+
+
+@pytest.mark.parametrize(
+    ("params", "keep"),
+    [
+        ({"rating": "high"}, lambda x: x["residual_rating"] == "high"),
+        ({"owner": "rita"}, lambda x: x["owner"] == "rita"),
+        (
+            {"likelihood": 2, "impact": 5},
+            lambda x: (x["residual_likelihood"], x["residual_impact"]) == (2, 5) and x["status"] != "closed",
+        ),
+        (
+            {"likelihood": 4, "impact": 5, "basis": "inherent"},
+            lambda x: (x["likelihood"], x["impact"]) == (4, 5) and x["status"] != "closed",
+        ),
+        (
+            {"likelihood": 5, "impact": 5, "basis": "inherent", "status": "closed"},
+            lambda x: (x["likelihood"], x["impact"]) == (5, 5) and x["status"] == "closed",
+        ),
+    ],
+)
+def test_the_api_filters_by_rating_owner_and_cell(seeded: Risk, params: dict[str, Any], keep: Any) -> None:
+    everything = api_risks(seeded)
+    expected = [x["id"] for x in everything if keep(x)]
+    assert expected and len(expected) < len(everything)
+    assert [x["id"] for x in api_risks(seeded, **params)] == expected
+
+
+def test_the_api_pages_the_register(seeded: Risk) -> None:
+    everything = [x["id"] for x in api_risks(seeded)]
+    pages = [[x["id"] for x in api_risks(seeded, offset=offset, limit=2)] for offset in range(0, 8, 2)]
+    assert [i for part in pages for i in part] == everything and len(everything) == 6
+    half = seeded.get("/risk/register", seeded.auditor, likelihood=2)
+    assert half.status_code == 422 and "heat-map cell" in half.json()["error"]["message"]

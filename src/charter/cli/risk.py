@@ -306,7 +306,8 @@ def register_list(
 ) -> None:
     """Risks, highest residual score first."""
     with unit_of_work(database(settings())) as session:
-        reads = register.list_risks(session, operator(), model=model, status=status, category=category, overdue=overdue)
+        where = register.RiskFilter(model=model, status=status, category=category, overdue=overdue)
+        reads = register.list_risks(session, operator(), where)
     _dump(reads, as_json)
 
 

@@ -69,6 +69,19 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
     return engine
 
 
+@contextmanager
+def committed(session: Session) -> Iterator[Session]:
+    """``session`` committed when the block ends, rolled back if it raises, closed either way."""
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
 class Database:
     """One engine and the sessions made from it."""
 
@@ -96,15 +109,8 @@ class Database:
     @contextmanager
     def session(self, *, write: bool = True) -> Iterator[Session]:
         """One unit of work: commit at the end, roll back on error."""
-        session = self.new_session(write=write)
-        try:
+        with committed(self.new_session(write=write)) as session:
             yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -3,10 +3,11 @@ classifications, the risk register and its heat map."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, status
 
+from charter.errors import InvalidInput
 from charter.risk import register, scoring, service
 from charter.risk.schemas import (
     AssessmentRead,
@@ -14,6 +15,7 @@ from charter.risk.schemas import (
     ClassificationRequest,
     HeatMap,
     QuestionnaireRead,
+    Rating,
     RiskAccept,
     RiskCategory,
     RiskCreate,
@@ -128,12 +130,30 @@ def list_risks(
     model: Annotated[str | None, Query(max_length=100)] = None,
     status: RiskStatus | None = None,
     category: RiskCategory | None = None,
+    rating: Annotated[Rating | None, Query(description="the residual rating")] = None,
+    owner: Annotated[str | None, Query(max_length=100)] = None,
     overdue: bool = False,
+    likelihood: Annotated[int | None, Query(ge=1, le=5, description="with `impact`: one heat-map cell")] = None,
+    impact: Annotated[int | None, Query(ge=1, le=5)] = None,
+    basis: Annotated[Literal["residual", "inherent"], Query(description="the scores the cell is on")] = "residual",
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
 ) -> list[RiskRead]:
-    """Risks you may read, highest residual score first; `overdue`: those past their review date."""
-    return register.list_risks(
-        ctx.session, ctx.principal, model=model, status=status, category=category, overdue=overdue
+    """Risks you may read, highest residual score first; `overdue`: those past their review date;
+    `likelihood` and `impact`: the open and accepted risks in that heat-map cell."""
+    if (likelihood is None) != (impact is None):
+        raise InvalidInput("Give both `likelihood` and `impact` to pick a heat-map cell, or neither.")
+    where = register.RiskFilter(
+        model=model,
+        status=status,
+        category=category,
+        rating=rating,
+        owner=owner,
+        overdue=overdue,
+        cell=None if likelihood is None or impact is None else (likelihood, impact),
+        residual=basis == "residual",
     )
+    return register.list_risks(ctx.session, ctx.principal, where, offset=offset, limit=limit)
 
 
 @router.get("/register/heat-map", response_model=HeatMap)

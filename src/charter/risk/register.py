@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
 
 from charter.audit import service as audit
@@ -377,37 +378,77 @@ def _visible(actor: Principal) -> Any:
     return None if teams is None else RiskRow.team_id.in_(teams)
 
 
-def list_risks(
-    session: Session,
-    actor: Principal,
-    *,
-    model: str | None = None,
-    status: str | None = None,
-    category: str | None = None,
-    overdue: bool = False,
-    now: datetime | None = None,
-    limit: int = 500,
-) -> list[RiskRead]:
-    """Risks the actor may read, highest residual score first."""
-    moment = _now(now)
+@dataclass(frozen=True)
+class RiskFilter:
+    """Which risks to list; every field left at its default matches all."""
+
+    model: str | None = None
+    status: str | None = None
+    category: str | None = None
+    rating: str | None = None  # the residual rating
+    owner: str | None = None
+    overdue: bool = False  # not closed, past the review date
+    # A heat-map cell (likelihood, impact): the open and accepted risks in it (the map counts those),
+    # on the residual scores or, with ``residual`` false, the inherent ones.
+    cell: tuple[int, int] | None = None
+    residual: bool = True
+
+
+def _selected(session: Session, actor: Principal, where: RiskFilter, moment: datetime) -> Select[Any]:
     stmt = select(RiskRow)
     clause = _visible(actor)
     if clause is not None:
         stmt = stmt.where(clause)
-    if model is not None:
-        row = inventory.get_model_row(session, model)
+    if where.model is not None:
+        row = inventory.get_model_row(session, where.model)
         authorize(actor, P.RISK_READ, inventory.scope_of(row))
         stmt = stmt.where(RiskRow.model_id == row.id)
-    if status is not None:
-        stmt = stmt.where(RiskRow.status == status)
-    if category is not None:
-        stmt = stmt.where(RiskRow.category == category)
-    if overdue:
+    if where.status is not None:
+        stmt = stmt.where(RiskRow.status == where.status)
+    if where.category is not None:
+        stmt = stmt.where(RiskRow.category == where.category)
+    if where.rating is not None:
+        stmt = stmt.where(RiskRow.residual_rating == where.rating)
+    if where.owner is not None:
+        stmt = stmt.where(RiskRow.owner == where.owner)
+    if where.overdue:
         stmt = stmt.where(RiskRow.status != "closed", RiskRow.review_date < moment.date())
-    stmt = stmt.order_by((RiskRow.residual_likelihood * RiskRow.residual_impact).desc(), RiskRow.id).limit(
-        max(1, min(limit, 5000))
+    if where.cell is not None:
+        if where.residual:
+            stmt = stmt.where(RiskRow.residual_likelihood == where.cell[0], RiskRow.residual_impact == where.cell[1])
+        else:
+            stmt = stmt.where(RiskRow.likelihood == where.cell[0], RiskRow.impact == where.cell[1])
+        if where.status is None:
+            stmt = stmt.where(RiskRow.status != "closed")
+    return stmt
+
+
+def list_risks(
+    session: Session,
+    actor: Principal,
+    where: RiskFilter = RiskFilter(),
+    *,
+    now: datetime | None = None,
+    offset: int = 0,
+    limit: int = 500,
+) -> list[RiskRead]:
+    """Risks the actor may read, highest residual score first (``offset``, ``limit``: a page of them)."""
+    moment = _now(now)
+    stmt = (
+        _selected(session, actor, where, moment)
+        .order_by((RiskRow.residual_likelihood * RiskRow.residual_impact).desc(), RiskRow.id)
+        .offset(max(0, offset))
+        .limit(max(1, min(limit, 5000)))
     )
     return _reads(session, list(session.scalars(stmt)), moment)
+
+
+def count_risks(
+    session: Session, actor: Principal, where: RiskFilter = RiskFilter(), *, now: datetime | None = None
+) -> int:
+    """How many risks :func:`list_risks` would list with no page limit."""
+    stmt = _selected(session, actor, where, _now(now)).with_only_columns(func.count(), maintain_column_froms=True)
+    return int(session.scalar(stmt) or 0)
 
 
 def heat_map(session: Session, actor: Principal, *, now: datetime | None = None) -> HeatMap:

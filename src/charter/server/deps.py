@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from charter.audit.service import RequestContext, set_request_context
+from charter.db.engine import committed
 from charter.errors import CharterError, InvalidToken, NotAuthenticated, PermissionDenied
 from charter.identity import auth
 from charter.security import apikeys
@@ -53,15 +54,8 @@ class Context:
         the write lock SQLite gives a writing transaction from its start, and writes here. The
         reading transaction is ended first, so it holds no snapshot meanwhile."""
         self.session.rollback()
-        session = open_session(self.state, self.request, write=True)
-        try:
+        with committed(open_session(self.state, self.request, write=True)) as session:
             yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
 
 
 def app_state(request: Request) -> AppState:
@@ -181,8 +175,7 @@ class Requires:
     def __call__(self, request: Request) -> Iterator[Context]:
         state = app_state(request)
         write = self.write if self.write is not None else request.method not in SAFE_METHODS
-        session = open_session(state, request, write=write)
-        try:
+        with committed(open_session(state, request, write=write)) as session:
             authenticate = authenticate_page if self.page else authenticate_api
             principal = authenticate(state, request, session)
             request.state.principal = principal
@@ -192,12 +185,6 @@ class Requires:
                     details={"permission": self.permission.value},
                 )
             yield Context(principal, session, state, request)
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.close()
 
 
 def Needs(permission: Permission, *, write: bool | None = None) -> Any:
@@ -230,15 +217,8 @@ class PublicContext:
 
 def _public(request: Request) -> Iterator[PublicContext]:
     state = app_state(request)
-    session = open_session(state, request, write=True)
-    try:
+    with committed(open_session(state, request, write=True)) as session:
         yield PublicContext(session, state, request)
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 def Public() -> Any:

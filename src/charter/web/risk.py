@@ -103,18 +103,20 @@ def risk_page(ctx: Context = PageNeeds(P.RISK_READ)) -> HTMLResponse:
 # -- the register -----------------------------------------------------------------------------------
 
 
-def _matches(risk: RiskRead, filters: dict[str, str]) -> bool:
-    if filters["rating"] and risk.residual_rating != filters["rating"]:
-        return False
-    if filters["owner"] and risk.owner != filters["owner"]:
-        return False
+def _where(filters: dict[str, str]) -> register.RiskFilter:
+    cell = None
     if filters["likelihood"] and filters["impact"]:
-        residual = filters["basis"] == "residual"
-        likelihood = risk.residual_likelihood if residual else risk.likelihood
-        impact = risk.residual_impact if residual else risk.impact
-        if (str(likelihood), str(impact)) != (filters["likelihood"], filters["impact"]):
-            return False
-    return True
+        cell = (int(filters["likelihood"]), int(filters["impact"]))
+    return register.RiskFilter(
+        model=filters["model"] or None,
+        status=filters["status"] or None,
+        category=filters["category"] or None,
+        rating=filters["rating"] or None,
+        owner=filters["owner"] or None,
+        overdue=filters["overdue"] == "1",
+        cell=cell,
+        residual=filters["basis"] == "residual",
+    )
 
 
 def _register_page(
@@ -126,20 +128,11 @@ def _register_page(
     status: int = 200,
     form: dict[str, Any] | None = None,
 ) -> HTMLResponse:
-    found = register.list_risks(
-        ctx.session,
-        ctx.principal,
-        model=filters["model"] or None,
-        status=filters["status"] or None,
-        category=filters["category"] or None,
-        overdue=filters["overdue"] == "1",
-        limit=5000,
-    )
-    if filters["likelihood"] and filters["impact"] and not filters["status"]:
-        found = [r for r in found if r.status != "closed"]  # the heat map counts open and accepted risks
-    risks = [r for r in found if _matches(r, filters)]
-    pages = max(1, -(-len(risks) // PER_PAGE))
+    where = _where(filters)
+    total = register.count_risks(ctx.session, ctx.principal, where)
+    pages = max(1, -(-total // PER_PAGE))
     page = min(max(page, 1), pages)
+    risks = register.list_risks(ctx.session, ctx.principal, where, offset=(page - 1) * PER_PAGE, limit=PER_PAGE)
     shown = {k: v for k, v in filters.items() if v}
 
     def link(number: int) -> str:
@@ -149,8 +142,8 @@ def _register_page(
         ctx.request,
         "risk_register.html",
         {
-            "risks": risks[(page - 1) * PER_PAGE : page * PER_PAGE],
-            "total": len(risks),
+            "risks": risks,
+            "total": total,
             "page": page,
             "pages": pages,
             "previous_link": link(page - 1) if page > 1 else None,
@@ -379,7 +372,7 @@ def _model_risk_page(
         history = service.list_assessments(ctx.session, ctx.principal, model.name, version.version, limit=HISTORY)
         assessed.append((version, history))
     classifications = service.list_classifications(ctx.session, ctx.principal, model.name)
-    risks = register.list_risks(ctx.session, ctx.principal, model=model.name, limit=200)
+    risks = register.list_risks(ctx.session, ctx.principal, register.RiskFilter(model=model.name), limit=200)
     return render(
         ctx.request,
         "risk_model.html",
