@@ -113,3 +113,13 @@ def test_the_route_prepares_a_batch_without_the_write_lock(log: Log, monkeypatch
     assert response.json()["stored"] == 2
     assert taken == [True]
     assert len(log.events("decision.log")) == 1
+
+
+def test_a_batch_prepared_from_other_decisions_is_prepared_again(log: Log, settings: Settings) -> None:
+    keys = keys_for(settings.secret)
+    with log.db.session(write=False) as session:
+        prepared = service.prepare_decisions(session, OPERATOR, MODEL, batch(1, 2), keys=keys)
+    with log.db.session() as session:
+        result = service.log_decisions(session, OPERATOR, MODEL, batch(3), keys=keys, prepared=prepared)
+    assert result.stored == 1
+    assert [r.decision_key for r in stored(log)] == ["d-3"]

@@ -363,6 +363,14 @@ class PreparedBatch:
     now: datetime
     days: frozenset[str]  # the dates (YYYY-MM-DD) the decisions fall on
 
+    def made_for(self, model_id: int, versions: dict[str, tuple[int, bool]], actor: str, data: DecisionBatch) -> bool:
+        """Whether this preparation holds for ``data``, logged by ``actor`` with the model's versions as
+        they are now: a version whose fields are now encrypted must not be stored pseudonymised."""
+        personal = sorted(set(data.personal_fields)) or None
+        if (self.model_id, self.versions, self.actor, self.personal) != (model_id, versions, actor, personal):
+            return False
+        return [row[_KEY] for row in self.rows] == [d.decision_id for d in data.decisions]
+
     def unlogged(self, stored: dict[str, str]) -> tuple[list[Row], list[str | None], int, list[str]]:
         """The rows and attributes not logged yet, how many were logged exactly as sent, and the ids
         logged already as different decisions (in the batch's order: see ``_refusal``)."""
@@ -473,7 +481,8 @@ def log_decisions(
     """Log a batch of decisions (see the module docstring for personal data and duplicate ids).
 
     ``prepared``: the batch as :func:`prepare_decisions` made it in an earlier transaction; used if
-    the model, its versions (and whether their fields are encrypted) and the actor are unchanged.
+    it was made from ``data`` by ``actor`` and the model and its versions (and whether their fields
+    are encrypted) are unchanged; otherwise the batch is prepared again here.
     """
     model = get_model_row(session, model_ref)
     authorize(actor, P.DECISION_WRITE, scope_of(model))
@@ -489,7 +498,7 @@ def log_decisions(
             "nothing in this batch was stored. Lift the containment to log again.",
             details={"suspended": {named[v]: i for v, i in suspended.items()}},
         )
-    if prepared is None or (prepared.model_id, prepared.versions, prepared.actor) != (model.id, versions, actor.actor):
+    if prepared is None or not prepared.made_for(model.id, versions, actor.actor, data):
         prepared = _prepared(model, versions, data, keys, actor)
     stored = sink.stored_digests(session, model.id, ids, prepared.days)
     with paused():
