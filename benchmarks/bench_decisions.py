@@ -72,6 +72,11 @@ def items(first: int, count: int, version: str, attributes: bool) -> list[dict[s
     return out
 
 
+def body(decisions: list[dict[str, Any]]) -> dict[str, Any]:
+    """A batch as the route receives it: two input fields named personal."""
+    return {"decisions": decisions, "personal_fields": ["name", "email"]}
+
+
 class Collector:
     """Time the cyclic garbage collector spends (``gc.callbacks``) while ``active``: from the start of a
     request to a young collection forced once its batch is freed (the collection the server would run
@@ -192,87 +197,49 @@ def main() -> None:
         with db.session() as session:
             service.log_decisions(session, OPERATOR, "scoring", batch, keys=keys, sink=sink, prepared=prepared)
 
+    def request(first: int) -> DecisionBatch:
+        """A pseudonymised batch, validated as the route validates it."""
+        return DecisionBatch.model_validate(body(items(first, size, "1.1.0", False)))
+
     def logged() -> int:
         with db.session(write=False) as session:
             return int(session.execute(text("SELECT count(*) FROM decisions")).scalar_one())
 
-    def concurrent_run(writers: int) -> None:
-        """``writers`` threads logging at once, as a server's request threads do; batches validated first."""
+    def parallel_run(writers: int, *, processes: bool) -> None:
+        """``writers`` threads of this process (a server's request threads) or forked processes
+        (``charter serve --workers N``) logging at once; their batches validated before the clock."""
         before = logged()
-        mine = [
-            [
-                DecisionBatch.model_validate(
-                    {"decisions": items(next(counter), size, "1.1.0", False), "personal_fields": ["name", "email"]}
-                )
-                for _ in range(max(1, batches // writers))
-            ]
-            for _ in range(writers)
-        ]
+        mine = [[request(next(counter)) for _ in range(max(1, batches // writers))] for _ in range(writers)]
         gc.collect()
         gc.freeze()  # the waiting batches are not the server's to walk: each request would hold one
-        start = threading.Barrier(writers + 1)
+        runtime: Any = multiprocessing.get_context("fork") if processes else threading
+        start = runtime.Barrier(writers + 1)
 
-        def work(batches_: list[DecisionBatch]) -> None:
+        def work(own: list[DecisionBatch]) -> None:
+            if processes:
+                db.engine.dispose(close=False)  # the parent's connections are not this process's to use
             start.wait()
-            for batch in batches_:
+            for batch in own:
                 with paused():
                     log_batch(batch)
 
-        threads = [threading.Thread(target=work, args=(b,)) for b in mine]
-        for thread in threads:
-            thread.start()
+        spawn = runtime.Process if processes else threading.Thread
+        started = [spawn(target=work, args=(own,)) for own in mine]
+        for worker in started:
+            worker.start()
         start.wait()
         clock = Clock()
-        for thread in threads:
-            thread.join()
+        for worker in started:
+            worker.join()
         wall, cpu = clock.lap()
-        total = size * sum(len(b) for b in mine)
+        total = size * sum(len(own) for own in mine)
         assert logged() - before == total, "every decision of every writer is stored"
-        print(
-            f"{f'{writers} writers at once, threads: log + commit':<48} {total:>8,}: wall {total / wall:>7,.0f}/s,"
-            f" CPU time {total / cpu:>7,.0f}/s"
-        )
+        label = f"{writers} writers at once, {'processes' if processes else 'threads'}: log + commit"
+        # A process's CPU time leaves out its children's: printed for threads only.
+        spent = "" if processes else f", CPU time {total / cpu:>7,.0f}/s"
+        print(f"{label:<48} {total:>8,}: wall {total / wall:>7,.0f}/s{spent}")
         del mine
         gc.unfreeze()
-
-    def process_run(writers: int) -> None:
-        """``writers`` processes logging at once, as ``charter serve --workers N`` does; batches validated first."""
-        before = logged()
-        per = max(1, batches // writers)
-        firsts = [[next(counter) for _ in range(per)] for _ in range(writers)]
-        context = multiprocessing.get_context("fork")
-        ready, go = context.Barrier(writers + 1), context.Event()
-
-        def work(mine: list[int]) -> None:
-            db.engine.dispose(close=False)  # the parent's connections are not this process's to use
-            prepared = [
-                DecisionBatch.model_validate(
-                    {"decisions": items(first, size, "1.1.0", False), "personal_fields": ["name", "email"]}
-                )
-                for first in mine
-            ]
-            gc.collect()
-            gc.freeze()
-            ready.wait()
-            go.wait()
-            for batch in prepared:
-                with paused():
-                    log_batch(batch)
-
-        children = [context.Process(target=work, args=(f,)) for f in firsts]
-        for child in children:
-            child.start()
-        ready.wait()
-        started = time.perf_counter()
-        go.set()
-        for child in children:
-            child.join()
-            assert child.exitcode == 0
-        wall = time.perf_counter() - started
-        # Children's CPU time includes building their batches (before the start): not printed.
-        total = size * per * writers
-        assert logged() - before == total, "every decision of every writer is stored"
-        print(f"{f'{writers} writers at once, processes: log + commit':<48} {total:>8,}: wall {total / wall:>7,.0f}/s")
 
     def service_run(label: str, version: str, attributes: bool) -> None:
         validate: list[tuple[float, float]] = []
@@ -289,7 +256,7 @@ def main() -> None:
             # (3 to 7 us a decision, charged to whatever allocates next); resumed after the batch is
             # freed, it finds little to walk. What it does cost is counted and printed, not hidden.
             with paused():
-                batch = DecisionBatch.model_validate({"decisions": payload, "personal_fields": ["name", "email"]})
+                batch = DecisionBatch.model_validate(body(payload))
                 validate.append(clock.lap())
                 log_batch(batch)
                 log.append(clock.lap())
@@ -304,30 +271,28 @@ def main() -> None:
     print(f"store: {args.store}")
     service_run("pseudonymised", "1.1.0", attributes=False)
     if args.writers > 1:
-        concurrent_run(args.writers)
-        process_run(args.writers)
+        parallel_run(args.writers, processes=False)
+        parallel_run(args.writers, processes=True)
     service_run("pseudonymised + attributes", "1.1.0", attributes=True)
     service_run("encrypted (special category)", "2.0.0", attributes=False)
 
     with TestClient(app) as client:
-        send: Callable[[bytes], Any] = lambda body: client.post(  # noqa: E731
+        send: Callable[[bytes], Any] = lambda content: client.post(  # noqa: E731
             "/api/v1/models/scoring/decisions",
-            content=body,
+            content=content,
             headers={"X-API-Key": api_key, "Content-Type": "application/json"},
         )
         took: list[tuple[float, float]] = []
         collector.reset()
         for _ in range(batches):
             # Encoded before the clock starts: what is measured is the server's side of the request.
-            body = orjson.dumps(
-                {"decisions": items(next(counter), size, "1.1.0", False), "personal_fields": ["name", "email"]}
-            )
+            encoded = orjson.dumps(body(items(next(counter), size, "1.1.0", False)))
             collector.active = True
             clock = Clock()
-            response = send(body)
+            response = send(encoded)
             took.append(clock.lap())
             assert response.status_code == 200, response.text
-            del body, response
+            del encoded, response
             collector.settle()
         rate("HTTP route, in process", size, took)
         print(f"{'':<48} garbage collector, after the clock: {collector.micros(size * batches):.2f} us a decision")

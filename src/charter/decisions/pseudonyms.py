@@ -136,16 +136,18 @@ class DecisionKeys:
 
         ``aad`` is the decision's :func:`aad_prefix`; each field's name is appended to it.
         """
+        if not encrypt:
+            return self.pseudonymise(inputs, fields)
         protected = dict(inputs)
         for name in fields:
             value = protected.get(name)
-            if value is None:
-                continue
-            protected[name] = self.encrypt(value, aad=aad + name.encode()) if encrypt else self.pseudonym(value)
+            if value is not None:
+                protected[name] = self.encrypt(value, aad=aad + name.encode())
         return protected
 
     def pseudonymise(self, inputs: Mapping[str, Any], fields: Iterable[str]) -> dict[str, Any]:
-        """``protect(inputs, fields, encrypt=False)``, lean: it runs for every decision logged."""
+        """``inputs`` with each of ``fields`` that is present and not null pseudonymised; the HMAC is
+        bound once, as this runs for every decision logged."""
         protected = dict(inputs)
         mac = self._pseudonym_mac.hexdigest
         for name in fields:

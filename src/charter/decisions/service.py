@@ -312,7 +312,7 @@ def _prepare(
     then stays allocated until the step ends instead of being reused at once.
     """
     encode, sort = orjson.dumps, orjson.OPT_SORT_KEYS  # ``models.dumps``, without a call per value
-    digest_of, subject_ref, protect, seal = keys.digest, keys.subject_ref, keys.pseudonymise, keys.protect
+    digest_of, subject_ref, pseudonymise, protect = keys.digest, keys.subject_ref, keys.pseudonymise, keys.protect
     personal_json = None if personal is None else encode(personal, option=sort).decode()
     rows: list[Row] = []
     attributes: list[str | None] = []
@@ -322,9 +322,9 @@ def _prepare(
         inputs = d.inputs
         if personal:
             if encrypt:
-                inputs = seal(inputs, personal, encrypt=True, aad=aad_prefix(model_id, d.decision_id))
+                inputs = protect(inputs, personal, encrypt=True, aad=aad_prefix(model_id, d.decision_id))
             else:
-                inputs = protect(inputs, personal)
+                inputs = pseudonymise(inputs, personal)
         rows.append(
             (
                 model_id,
