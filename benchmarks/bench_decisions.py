@@ -4,13 +4,13 @@
         [--gc-freeze] [--writers 2] [--one-transaction]
 
 Each batch is validated into a ``DecisionBatch`` (as the route does), then logged as the route logs
-it: prepared in a reading transaction, written in a writing one (``--one-transaction``: both in one
-writing transaction, as before the route prepared first), the garbage collector held throughout, as
-the route holds it, on a migrated SQLite file: two personal fields pseudonymised, a subject, a score
-and an explanation per decision. Variants: with sensitive attributes (kept apart), with encrypted personal fields
-(special-category lineage), through the HTTP route in process, and from ``--writers`` threads and
-processes at once. Prints the load average, wall and CPU-time rates, and the time the garbage
-collector took outside the clock.
+it: its target found in a reading transaction, prepared after it, written in a writing one
+(``--one-transaction``: all in one writing transaction, as before the route prepared first), the
+garbage collector held throughout, as the route holds it, on a migrated SQLite file: two personal
+fields pseudonymised, a subject, a score and an explanation per decision. Variants: with sensitive
+attributes (kept apart), with encrypted personal fields (special-category lineage), through the
+HTTP route in process, and from ``--writers`` threads and processes at once. Prints the load
+average, wall and CPU-time rates, and the time the garbage collector took outside the clock.
 """
 
 from __future__ import annotations
@@ -191,9 +191,11 @@ def main() -> None:
             with db.session() as session:
                 service.log_decisions(session, OPERATOR, "scoring", batch, keys=keys, sink=sink)
             return
-        # As the route does: prepared in a reading transaction, written in a writing one.
+        # As the route does: the target found in a reading transaction, the batch prepared once it
+        # has ended, then written in a writing one.
         with db.session(write=False) as session:
-            prepared = service.prepare_decisions(session, OPERATOR, "scoring", batch, keys=keys)
+            target = service.batch_target(session, OPERATOR, "scoring", batch)
+        prepared = service.prepare_decisions(target, batch, keys=keys)
         with db.session() as session:
             service.log_decisions(session, OPERATOR, "scoring", batch, keys=keys, sink=sink, prepared=prepared)
 

@@ -12,7 +12,7 @@ from sqlalchemy import select, text
 from charter.config import Settings
 from charter.decisions import service
 from charter.decisions.models import DecisionRow
-from charter.decisions.pseudonyms import keys_for
+from charter.decisions.pseudonyms import DecisionKeys, keys_for
 from charter.decisions.schemas import DecisionBatch
 from charter.errors import Conflict
 from charter.security.principal import Principal
@@ -26,6 +26,13 @@ def batch(*numbers: int) -> DecisionBatch:
     )
 
 
+def prepare(log: Log, actor: Principal, data: DecisionBatch, keys: DecisionKeys) -> service.PreparedBatch:
+    """As the route prepares: the target found in a reading transaction, the batch prepared after it."""
+    with log.db.session(write=False) as session:
+        target = service.batch_target(session, actor, MODEL, data)
+    return service.prepare_decisions(target, data, keys=keys)
+
+
 def stored(log: Log) -> list[DecisionRow]:
     with log.db.session(write=False) as session:
         return list(session.scalars(select(DecisionRow).order_by(DecisionRow.decision_key)))
@@ -33,8 +40,7 @@ def stored(log: Log) -> list[DecisionRow]:
 
 def test_a_prepared_batch_is_written_as_prepared(log: Log, settings: Settings) -> None:
     keys = keys_for(settings.secret)
-    with log.db.session(write=False) as session:
-        prepared = service.prepare_decisions(session, OPERATOR, MODEL, batch(1, 2), keys=keys)
+    prepared = prepare(log, OPERATOR, batch(1, 2), keys)
     with log.db.session() as session:
         result = service.log_decisions(session, OPERATOR, MODEL, batch(1, 2), keys=keys, prepared=prepared)
     assert (result.stored, result.treatment) == (2, {"1.0.0": "pseudonymised"})
@@ -46,8 +52,7 @@ def test_a_prepared_batch_is_written_as_prepared(log: Log, settings: Settings) -
 
 def test_a_batch_prepared_before_its_lineage_changed_is_prepared_again(log: Log, settings: Settings) -> None:
     keys = keys_for(settings.secret)
-    with log.db.session(write=False) as session:
-        prepared = service.prepare_decisions(session, OPERATOR, MODEL, batch(1), keys=keys)
+    prepared = prepare(log, OPERATOR, batch(1), keys)
     assert prepared.rows[0][5].count("ps:") == 2  # pseudonymised as prepared
     # Meanwhile the version's training data turns out to be special-category: its fields must now be
     # encrypted, not pseudonymised as they were prepared.
@@ -63,8 +68,7 @@ def test_a_batch_prepared_before_its_lineage_changed_is_prepared_again(log: Log,
 
 def test_a_batch_prepared_by_another_actor_is_prepared_again(log: Log, settings: Settings) -> None:
     keys = keys_for(settings.secret)
-    with log.db.session(write=False) as session:
-        prepared = service.prepare_decisions(session, Principal.system("someone-else"), MODEL, batch(1), keys=keys)
+    prepared = prepare(log, Principal.system("someone-else"), batch(1), keys)
     with log.db.session() as session:
         service.log_decisions(session, OPERATOR, MODEL, batch(1), keys=keys, prepared=prepared)
     assert [r.created_by for r in stored(log)] == [OPERATOR.actor]
@@ -72,8 +76,7 @@ def test_a_batch_prepared_by_another_actor_is_prepared_again(log: Log, settings:
 
 def test_logged_ids_are_looked_up_when_writing_not_when_preparing(log: Log, settings: Settings) -> None:
     keys = keys_for(settings.secret)
-    with log.db.session(write=False) as session:
-        prepared = service.prepare_decisions(session, OPERATOR, MODEL, batch(1, 2, 3), keys=keys)
+    prepared = prepare(log, OPERATOR, batch(1, 2, 3), keys)
     # Logged after the preparation: d-2 as sent (a duplicate), d-3 as a different decision.
     assert log.send([decision(2), decision(3, output="changed")]).status_code == 200
     with pytest.raises(Conflict) as refused, log.db.session() as session:
@@ -85,24 +88,32 @@ def test_logged_ids_are_looked_up_when_writing_not_when_preparing(log: Log, sett
     assert (result.stored, result.duplicates) == (1, 1)
 
 
-def test_the_route_prepares_a_batch_without_the_write_lock(log: Log, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_route_prepares_a_batch_without_the_write_lock_or_a_snapshot(
+    log: Log, monkeypatch: pytest.MonkeyPatch
+) -> None:
     if log.db.dialect != "sqlite":
-        pytest.skip("SQLite's write lock: PostgreSQL has none to hold")
+        pytest.skip("SQLite's write lock and WAL snapshots: PostgreSQL has neither")
     path = log.db.engine.url.database
     assert path is not None
     taken: list[bool] = []
+    checkpointed: list[bool] = []
     prepare = service.prepare_decisions
 
     def prepare_then_write_elsewhere(*args: Any, **kwargs: Any) -> service.PreparedBatch:
         prepared = prepare(*args, **kwargs)
-        # Another writer, not willing to wait: it gets the lock only if this request does not hold it.
         other = sqlite3.connect(path, timeout=0, isolation_level=None)
         try:
-            other.execute("BEGIN IMMEDIATE")
-            other.execute("ROLLBACK")
-            taken.append(True)
-        except sqlite3.OperationalError:
-            taken.append(False)
+            # Another writer, not willing to wait: it gets the lock only if this request does not hold it.
+            try:
+                other.execute("BEGIN IMMEDIATE")
+                other.execute("ROLLBACK")
+                taken.append(True)
+            except sqlite3.OperationalError:
+                taken.append(False)
+            # A checkpoint back to the WAL's start, not willing to wait either: it completes (busy 0)
+            # only if no reader still holds a snapshot that uses the WAL.
+            busy, _, _ = other.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            checkpointed.append(busy == 0)
         finally:
             other.close()
         return prepared
@@ -112,13 +123,13 @@ def test_the_route_prepares_a_batch_without_the_write_lock(log: Log, monkeypatch
     assert response.status_code == 200, response.text
     assert response.json()["stored"] == 2
     assert taken == [True]
+    assert checkpointed == [True]
     assert len(log.events("decision.log")) == 1
 
 
 def test_a_batch_prepared_from_other_decisions_is_prepared_again(log: Log, settings: Settings) -> None:
     keys = keys_for(settings.secret)
-    with log.db.session(write=False) as session:
-        prepared = service.prepare_decisions(session, OPERATOR, MODEL, batch(1, 2), keys=keys)
+    prepared = prepare(log, OPERATOR, batch(1, 2), keys)
     with log.db.session() as session:
         result = service.log_decisions(session, OPERATOR, MODEL, batch(3), keys=keys, prepared=prepared)
     assert result.stored == 1

@@ -97,9 +97,12 @@ def log_decisions(
     parquet = _parquet(ctx)
     sink = service.DATABASE if parquet is None else parquet
     keys = _keys(ctx)
-    # Prepared in the request's reading transaction, written in a writing one: on SQLite, other
-    # writers wait for the write lock only while the batch is written, not while it is prepared.
-    prepared = service.prepare_decisions(ctx.session, ctx.principal, model, data, keys=keys)
+    # Found in the request's reading transaction, prepared once it has ended, written in a writing
+    # one: on SQLite, other writers wait for the write lock only while the batch is written, and no
+    # snapshot is held while it is prepared (see service.prepare_decisions).
+    target = service.batch_target(ctx.session, ctx.principal, model, data)
+    ctx.end_reading()
+    prepared = service.prepare_decisions(target, data, keys=keys)
     with ctx.writing() as session:
         return service.log_decisions(session, ctx.principal, model, data, keys=keys, sink=sink, prepared=prepared)
 

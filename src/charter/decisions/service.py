@@ -12,8 +12,8 @@ data; data-subject references are always pseudonymised. Raw values are never sto
 audited.
 
 Preparing a batch (pseudonyms, encryption, JSON, digests) needs no lock: ``prepare_decisions`` does
-it in a reading transaction and ``log_decisions`` writes the prepared batch in the writing one, so
-a SQLite writer holds the database's write lock only while it writes (see ``prepare_decisions``).
+it between a reading transaction (``batch_target``) and the writing one (``log_decisions``), so a
+SQLite writer holds the database's write lock only while it writes (see ``prepare_decisions``).
 
 Duplicate ids: a decision id is unique per model. Re-sending a decision exactly as it was logged
 is not an error: it is skipped and counted as a duplicate, so a client may retry a batch whose
@@ -405,7 +405,7 @@ def _unique_ids(decisions: Sequence[DecisionIn]) -> list[str]:
 
 
 def _prepared(
-    model: ModelRow, versions: dict[str, tuple[int, bool]], data: DecisionBatch, keys: DecisionKeys, actor: Principal
+    model_id: int, versions: dict[str, tuple[int, bool]], data: DecisionBatch, keys: DecisionKeys, actor: str
 ) -> PreparedBatch:
     decisions = data.decisions
     now = utcnow()
@@ -420,34 +420,51 @@ def _prepared(
                 versions,
                 personal,
                 keys=keys,
-                model_id=model.id,
+                model_id=model_id,
                 created=created,
-                created_by=actor.actor,
+                created_by=actor,
             )
         except orjson.JSONEncodeError as exc:  # e.g. an integer beyond 64 bits, which JSON readers cannot all take
             raise InvalidInput(
                 f"Decision {_unencodable(decisions, personal)!r} holds a value that cannot be stored as JSON: {exc}."
             ) from exc
     days = frozenset(t[:10] for t in decided_at)
-    return PreparedBatch(model.id, versions, actor.actor, personal, rows, attributes, now, days)
+    return PreparedBatch(model_id, versions, actor, personal, rows, attributes, now, days)
 
 
-def prepare_decisions(
-    session: Session, actor: Principal, model_ref: str | int, data: DecisionBatch, *, keys: DecisionKeys
-) -> PreparedBatch:
-    """The work of logging a batch that needs no lock: pseudonyms, encryption, JSON and digests.
+@dataclass(frozen=True)
+class BatchTarget:
+    """What preparing a batch needs from the database (:func:`batch_target`), as plain values: it
+    is prepared after the reading transaction that found them has ended."""
 
-    Run in a reading transaction, then hand the result to :func:`log_decisions` in the writing one,
-    which checks that the model and its versions still are what the preparation used (or prepares
-    again) and only then looks up logged ids and writes. On SQLite the write lock is then held for
-    the writing alone, not for the preparation too (about half of a batch's time), so another
-    writer's batch is prepared while this one is written.
-    """
+    model_id: int
+    versions: dict[str, tuple[int, bool]]  # version -> (id, personal fields encrypted)
+    actor: str
+
+
+def batch_target(session: Session, actor: Principal, model_ref: str | int, data: DecisionBatch) -> BatchTarget:
+    """The model and versions a batch is logged to, once ``actor`` may log it (403, 404, 422 else)."""
     model = get_model_row(session, model_ref)
     authorize(actor, P.DECISION_WRITE, scope_of(model))
     _unique_ids(data.decisions)
     versions = _versions(session, model, {d.version for d in data.decisions})
-    return _prepared(model, versions, data, keys, actor)
+    return BatchTarget(model.id, versions, actor.actor)
+
+
+def prepare_decisions(target: BatchTarget, data: DecisionBatch, *, keys: DecisionKeys) -> PreparedBatch:
+    """The work of logging a batch that needs neither the database nor a lock: pseudonyms,
+    encryption, JSON and digests.
+
+    The route finds the batch's target (:func:`batch_target`) in a reading transaction, ends it,
+    prepares, and hands the result to :func:`log_decisions` in a writing transaction, which checks
+    that the model and its versions still are what the preparation used (or prepares again) and
+    only then looks up logged ids and writes. On SQLite the write lock is then held for the
+    writing alone, not for the preparation too (about half of a batch's time), so another writer's
+    batch is prepared while this one is written; and no snapshot is held while preparing, which
+    would keep the WAL from being checkpointed back to its start (it grew to 170 MB with two
+    writers, each preparing inside its reading transaction).
+    """
+    return _prepared(target.model_id, target.versions, data, keys, target.actor)
 
 
 def _refusal(model: ModelRow, conflicts: list[str]) -> Conflict:
@@ -499,7 +516,7 @@ def log_decisions(
             details={"suspended": {named[v]: i for v, i in suspended.items()}},
         )
     if prepared is None or not prepared.made_for(model.id, versions, actor.actor, data):
-        prepared = _prepared(model, versions, data, keys, actor)
+        prepared = _prepared(model.id, versions, data, keys, actor.actor)
     stored = sink.stored_digests(session, model.id, ids, prepared.days)
     with paused():
         rows, attributes, duplicates, conflicts = prepared.unlogged(stored)

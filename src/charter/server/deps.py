@@ -47,13 +47,19 @@ class Context:
     def request_id(self) -> str:
         return request_id(self.request)
 
+    def end_reading(self) -> None:
+        """End the request's reading transaction (``Needs(..., write=False)``) before long work that
+        needs no database: an open SQLite snapshot keeps the WAL from being checkpointed back to its
+        start. Objects read in it are expired: keep plain values. The session reads again if used."""
+        self.session.rollback()
+
     @contextmanager
     def writing(self) -> Iterator[Session]:
         """A writing transaction of its own, committed when the block ends, for a route whose own
         transaction only reads (``Needs(..., write=False)``): it does its long work there, without
         the write lock SQLite gives a writing transaction from its start, and writes here. The
         reading transaction is ended first, so it holds no snapshot meanwhile."""
-        self.session.rollback()
+        self.end_reading()
         with committed(open_session(self.state, self.request, write=True)) as session:
             yield session
 
