@@ -1,7 +1,7 @@
 """Decision ingestion rate on SQLite (not a test: run it).
 
     .venv/bin/python benchmarks/bench_decisions.py [--batches 20] [--batch-size 10000] [--store parquet]
-        [--gc-freeze] [--writers 2] [--one-transaction]
+        [--gc-freeze] [--writers 2] [--one-transaction] [--server-workers 2]
 
 Each batch is validated into a ``DecisionBatch`` (as the route does), then logged as the route logs
 it: its target found in a reading transaction, prepared after it, written in a writing one
@@ -9,7 +9,8 @@ it: its target found in a reading transaction, prepared after it, written in a w
 garbage collector held throughout, as the route holds it, on a migrated SQLite file: two personal
 fields pseudonymised, a subject, a score and an explanation per decision. Variants: with sensitive
 attributes (kept apart), with encrypted personal fields (special-category lineage), through the
-HTTP route in process, and from ``--writers`` threads and processes at once. Prints the load
+HTTP route in process, from ``--writers`` threads and processes at once, and (``--server-workers
+N``) over HTTP to a real ``charter serve --workers N`` from N client threads. Prints the load
 average, wall and CPU-time rates, and the time the garbage collector took outside the clock.
 """
 
@@ -17,8 +18,13 @@ from __future__ import annotations
 
 import argparse
 import gc
+import http.client
 import multiprocessing
+import os
 import shutil
+import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -140,6 +146,13 @@ def main() -> None:
         action="store_true",
         help="prepare and write each batch in one writing transaction (as before the route prepared first): "
         "on SQLite the write lock is then held while the batch is prepared",
+    )
+    parser.add_argument(
+        "--server-workers",
+        type=int,
+        default=0,
+        help="also run `charter serve --workers N` on the database and post batches to it from N client "
+        "threads, over the loopback (0: not)",
     )
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="charter-bench-"))
@@ -299,7 +312,84 @@ def main() -> None:
         rate("HTTP route, in process", size, took)
         print(f"{'':<48} garbage collector, after the clock: {collector.micros(size * batches):.2f} us a decision")
     db.dispose()
+    if args.server_workers:
+        served = server_run(settings, api_key, args.server_workers, size, max(1, batches // args.server_workers))
+        print(f"{f'HTTP, charter serve --workers {args.server_workers}':<48} {served}")
     shutil.rmtree(folder)  # 500 MB a run
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def server_run(settings: Settings, api_key: str, workers: int, size: int, per_client: int) -> str:
+    """``per_client`` batches of ``size`` posted to a real server (``charter serve --workers N``, its
+    own processes) from each of ``workers`` client threads, bodies encoded before the clock; every
+    decision counted stored."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "CHARTER_HOME": str(settings.home),
+        "CHARTER_DATABASE_URL": settings.database_url or "",
+        "CHARTER_ENV": "development",
+        "CHARTER_AUDIT_CHECKPOINT_INTERVAL": "0",
+        "CHARTER_WORKER_INTERVAL": "0",  # no monitor runs beside the ingestion
+        "CHARTER_DECISION_STORE": settings.decision_store,
+    }
+    command = [sys.executable, "-m", "charter", "serve", "--port", str(port), "--workers", str(workers)]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # every worker has imported the app once /readyz answers a few times in a row
+            try:
+                ready = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                ready.request("GET", "/readyz")
+                if ready.getresponse().status == 200:
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+            time.sleep(0.2)
+        time.sleep(2)
+        first = 10**8  # other applicants and times than the runs before
+        bodies = [
+            [
+                orjson.dumps(body(items(first + (c * per_client + i) * size, size, "1.1.0", False)))
+                for i in range(per_client)
+            ]
+            for c in range(workers)
+        ]
+        headers = {"X-API-Key": api_key, "Content-Type": "application/json"}
+        start = threading.Barrier(workers + 1)
+        stored: list[int] = []
+
+        def client(own: list[bytes]) -> None:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+            start.wait()
+            for encoded in own:
+                connection.request("POST", "/api/v1/models/scoring/decisions", body=encoded, headers=headers)
+                response = connection.getresponse()
+                answer = response.read()
+                assert response.status == 200, answer[:500]
+                stored.append(orjson.loads(answer)["stored"])
+            connection.close()
+
+        threads = [threading.Thread(target=client, args=(own,)) for own in bodies]
+        for thread in threads:
+            thread.start()
+        start.wait()
+        began = time.perf_counter()
+        for thread in threads:
+            thread.join()
+        wall = time.perf_counter() - began
+    finally:
+        server.terminate()
+        server.wait()
+    total = size * per_client * workers
+    assert sum(stored) == total, "every decision posted is stored"
+    return f"{total:>8,}: wall {total / wall:>7,.0f}/s"
 
 
 if __name__ == "__main__":
