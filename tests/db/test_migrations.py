@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sqlite3
 import warnings
-from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -13,7 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from fastapi.testclient import TestClient
 from sqlalchemy import inspect, text
 
-from charter.db.engine import SQLITE_PAGE_SIZE, Database
+from charter.db.engine import Database
 from charter.db.migrate import check_schema, head_revision, upgrade
 from charter.db.registry import metadata
 from charter.errors import SchemaOutOfDate
@@ -108,31 +106,6 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
     db.dispose()
-
-
-def test_a_new_sqlite_file_gets_large_pages_and_an_existing_one_keeps_its_own(tmp_path: Path) -> None:
-    fresh = Database(f"sqlite:///{tmp_path / 'new.db'}")
-    upgrade(fresh)
-    with fresh.engine.connect() as conn:
-        assert conn.execute(text("PRAGMA page_size")).scalar() == SQLITE_PAGE_SIZE
-    fresh.dispose()
-    # A file an older Charter made, with SQLite's default pages and in WAL mode already.
-    path = tmp_path / "old.db"
-    with closing(sqlite3.connect(path)) as old:
-        old.execute("PRAGMA page_size=4096")
-        old.execute("PRAGMA journal_mode=WAL")
-        old.execute("CREATE TABLE kept (n INTEGER)")
-        old.execute("INSERT INTO kept VALUES (7)")
-        old.commit()
-    existing = Database(f"sqlite:///{path}")
-    upgrade(existing)
-    with existing.engine.connect() as conn:
-        assert conn.execute(text("PRAGMA page_size")).scalar() == 4096
-        assert conn.execute(text("SELECT n FROM kept")).scalar() == 7
-        assert conn.execute(text("SELECT count(*) FROM models")).scalar() == 0
-    existing.dispose()
-    with closing(sqlite3.connect(path)) as reopened:
-        assert reopened.execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
 
 def test_upgrade_is_idempotent(db: Database) -> None:

@@ -4,9 +4,9 @@ The request (or CLI command) owns the transaction: ``Database.session()``
 yields one session, commits once at the end, rolls back on any error.
 Services flush, never commit.
 
-SQLite is opened in WAL mode with foreign keys on (a new file gets 16 KiB
-pages). Writing transactions start with ``BEGIN IMMEDIATE`` so that two
-writers never both read a stale snapshot and then collide (SQLite would refuse the second upgrade with
+SQLite is opened in WAL mode with foreign keys on. Writing transactions
+start with ``BEGIN IMMEDIATE`` so that two writers never both read a stale
+snapshot and then collide (SQLite would refuse the second upgrade with
 SQLITE_BUSY). Read-only sessions start a plain deferred ``BEGIN`` and never
 take the write lock, so dashboard and API reads do not queue behind writes.
 """
@@ -23,7 +23,6 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.orm import Session
 
 WRITE_OPTION = "charter_write"
-SQLITE_PAGE_SIZE = 16_384
 
 
 def normalise_url(url: str) -> str:
@@ -56,10 +55,6 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
         # Let SQLAlchemy's "begin" event below decide how transactions start.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        # Before anything is written: it sets the page size of a new database file only (an existing
-        # one keeps its own). 16 KiB pages halve what a commit of a decision batch costs against 4 KiB
-        # (fewer, larger writes to the WAL: 1.1 against 2.1 us a decision; benchmarks/README.md).
-        cursor.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
