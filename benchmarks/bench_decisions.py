@@ -342,17 +342,19 @@ def server_run(settings: Settings, api_key: str, workers: int, size: int, per_cl
     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
     try:
         deadline = time.monotonic() + 60
-        while True:  # every worker has imported the app once /readyz answers a few times in a row
+        while True:  # until a worker answers /readyz
+            probe = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
             try:
-                ready = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                ready.request("GET", "/readyz")
-                if ready.getresponse().status == 200:
+                probe.request("GET", "/readyz")
+                if probe.getresponse().status == 200:
                     break
             except OSError:
                 if time.monotonic() > deadline:
                     raise
+            finally:
+                probe.close()
             time.sleep(0.2)
-        time.sleep(2)
+        time.sleep(2)  # the other workers' start-up, off the clock
         first = 10**8  # other applicants and times than the runs before
         bodies = [
             [

@@ -56,9 +56,10 @@ class Context:
     @contextmanager
     def writing(self) -> Iterator[Session]:
         """A writing transaction of its own, committed when the block ends, for a route whose own
-        transaction only reads (``Needs(..., write=False)``): it does its long work there, without
-        the write lock SQLite gives a writing transaction from its start, and writes here. The
-        reading transaction is ended first, so it holds no snapshot meanwhile."""
+        transaction only reads (``Needs(..., write=False)``): it reads there and does its long work
+        before this (after :meth:`end_reading` if that work needs no database), without the write
+        lock SQLite gives a writing transaction from its start, and writes here. The reading
+        transaction is ended first, so it holds no snapshot meanwhile."""
         self.end_reading()
         with committed(open_session(self.state, self.request, write=True)) as session:
             yield session
