@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,6 +100,31 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     return tmp_path / "home"
+
+
+@dataclass(frozen=True)
+class SqliteProbe:
+    """What another connection to a SQLite file could do at one moment, without waiting."""
+
+    write_lock_free: bool  # it could begin a writing transaction
+    wal_checkpointed: bool  # it could checkpoint the WAL back to its start: no reader held a snapshot
+
+
+def probe_sqlite(path: str) -> SqliteProbe:
+    """For tests that some long work (a batch's preparation, an upload's scan) runs with no write lock
+    and no snapshot held: called from inside that work, by a connection with a zero timeout."""
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("ROLLBACK")
+            free = True
+        except sqlite3.OperationalError:
+            free = False
+        busy, _, _ = other.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        return SqliteProbe(write_lock_free=free, wal_checkpointed=busy == 0)
+    finally:
+        other.close()
 
 
 def make_settings(home: Path, db_url: str, **overrides: object) -> Settings:

@@ -3,7 +3,6 @@ written only if what the preparation used still holds; the route prepares withou
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 import pytest
@@ -16,7 +15,7 @@ from charter.decisions.pseudonyms import DecisionKeys, keys_for
 from charter.decisions.schemas import DecisionBatch
 from charter.errors import Conflict
 from charter.security.principal import Principal
-from tests.conftest import OPERATOR
+from tests.conftest import OPERATOR, SqliteProbe, probe_sqlite
 from tests.decisions.conftest import MODEL, Log, decision
 
 
@@ -95,35 +94,19 @@ def test_the_route_prepares_a_batch_without_the_write_lock_or_a_snapshot(
         pytest.skip("SQLite's write lock and WAL snapshots: PostgreSQL has neither")
     path = log.db.engine.url.database
     assert path is not None
-    taken: list[bool] = []
-    checkpointed: list[bool] = []
-    prepare = service.prepare_decisions
+    probes: list[SqliteProbe] = []
+    original = service.prepare_decisions
 
-    def prepare_then_write_elsewhere(*args: Any, **kwargs: Any) -> service.PreparedBatch:
-        prepared = prepare(*args, **kwargs)
-        other = sqlite3.connect(path, timeout=0, isolation_level=None)
-        try:
-            # Another writer, not willing to wait: it gets the lock only if this request does not hold it.
-            try:
-                other.execute("BEGIN IMMEDIATE")
-                other.execute("ROLLBACK")
-                taken.append(True)
-            except sqlite3.OperationalError:
-                taken.append(False)
-            # A checkpoint back to the WAL's start, not willing to wait either: it completes (busy 0)
-            # only if no reader still holds a snapshot that uses the WAL.
-            busy, _, _ = other.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-            checkpointed.append(busy == 0)
-        finally:
-            other.close()
+    def prepare_then_probe(*args: Any, **kwargs: Any) -> service.PreparedBatch:
+        prepared = original(*args, **kwargs)
+        probes.append(probe_sqlite(path))
         return prepared
 
-    monkeypatch.setattr(service, "prepare_decisions", prepare_then_write_elsewhere)
+    monkeypatch.setattr(service, "prepare_decisions", prepare_then_probe)
     response = log.send([decision(1), decision(2)])
     assert response.status_code == 200, response.text
     assert response.json()["stored"] == 2
-    assert taken == [True]
-    assert checkpointed == [True]
+    assert probes == [SqliteProbe(write_lock_free=True, wal_checkpointed=True)]
     assert len(log.events("decision.log")) == 1
 
 

@@ -253,14 +253,24 @@ def upload_artifact(
     path: Annotated[
         str | None, Form(max_length=500, description="path inside the model folder; default: the file name")
     ] = None,
-    ctx: Context = Needs(P.MODEL_WRITE),
+    ctx: Context = Needs(P.MODEL_WRITE, write=False),
 ) -> ArtifactRead:
     """Add a file to a draft version: scanned for unsafe code, encrypted at rest, and signed with the rest."""
     protection = ctx.state.protection
     name = path or file.filename or ""
     received = _receive(file, protection.scratch, protection.settings.max_upload_bytes)
     try:
-        return artifacts.upload(ctx.session, ctx.principal, protection, model, version, path=name, plaintext=received)
+        # Checked in the request's reading transaction, scanned and hashed once it has ended, stored
+        # and signed in a writing one: on SQLite, other writers do not wait for the scan.
+        target = artifacts.upload_target(
+            ctx.session, ctx.principal, protection, model, version, path=name, plaintext=received
+        )
+        ctx.end_reading()
+        scanned = artifacts.scan_upload(protection, target, received)
+        with ctx.writing() as session:
+            return artifacts.upload(
+                session, ctx.principal, protection, model, version, path=name, plaintext=received, scanned=scanned
+            )
     finally:
         received.unlink(missing_ok=True)
 

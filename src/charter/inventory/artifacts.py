@@ -11,6 +11,11 @@ The pipeline for one uploaded file (a plaintext temporary file the edge already 
 
 The store write happens before the database commit: if the transaction then fails, an unreferenced
 blob remains, which nothing can read without a database row (it holds the wrapped key).
+
+The route does steps 1 and 2 (and the plaintext's hash) before its writing transaction:
+:func:`upload_target` checks in a reading transaction, :func:`scan_upload` scans with none open, and
+:func:`upload` stores and signs, checking the version again. Steps 3 and 4 stay in the writing
+transaction, as uploads of the same content must take turns (``_lock_digest``).
 """
 
 from __future__ import annotations
@@ -126,13 +131,15 @@ def _finding_dicts(report: ScanReport) -> list[dict[str, Any]]:
     ]
 
 
-def store_blob(session: Session, protection: Protection, plaintext: Path) -> BlobRow:
+def store_blob(session: Session, protection: Protection, plaintext: Path, digest: str | None = None) -> BlobRow:
     """Encrypt (unless encryption is off) into the store under the plaintext's SHA-256; reuse a stored blob.
 
-    The digest is computed first so that a file stored before is not encrypted again; the
-    ciphertext then streams straight into the store (no encrypted copy is written first).
+    The digest (``digest``, when the caller took it before its transaction: see :func:`scan_upload`)
+    is known first so that a file stored before is not encrypted again; the ciphertext then streams
+    straight into the store (no encrypted copy is written first), and the encryption's own hash of
+    what it read must equal it (else the file changed in between and nothing is stored).
     """
-    digest = _sha256(plaintext)
+    digest = digest or _sha256(plaintext)
     size = plaintext.stat().st_size
     _lock_digest(session, digest)
     existing = session.get(BlobRow, digest)
@@ -202,18 +209,29 @@ def sign_version(protection: Protection, row: ModelVersionRow) -> None:
     row.signed_at = datetime.now(UTC)
 
 
-def upload(
-    session: Session,
-    actor: Principal,
-    protection: Protection,
-    model_ref: str | int,
-    version: str,
-    *,
-    path: str,
-    plaintext: Path,
-) -> ArtifactRead:
-    """Scan, encrypt, store and sign one file of a draft version (a file at the same path is replaced)."""
-    row = service.version_for(session, actor, model_ref, version, P.MODEL_WRITE)
+@dataclass(frozen=True)
+class UploadTarget:
+    """Where an upload goes, checked in a reading transaction (:func:`upload_target`), as plain values."""
+
+    model_id: int
+    version_id: int
+    version: str
+    name: str  # the artifact's path
+    size: int
+
+
+@dataclass(frozen=True)
+class ScannedUpload:
+    """A file scanned for an upload (:func:`scan_upload`), with its SHA-256: the upload's long work,
+    done before its writing transaction."""
+
+    target: UploadTarget
+    report: ScanReport
+    digest: str
+
+
+def _checked(row: ModelVersionRow, protection: Protection, path: str, plaintext: Path) -> tuple[str, int]:
+    """The artifact's path and size, once the version takes files and the file is within the limit."""
     name = check_path(path)
     if row.stage in lifecycle.FROZEN:
         raise Conflict(
@@ -225,7 +243,11 @@ def upload(
             f"{name} is {size:,} bytes; the limit is {protection.settings.max_upload_bytes:,} "
             "(CHARTER_MAX_UPLOAD_BYTES)."
         )
-    report = scan_file(plaintext, name=name, limits=protection.limits)
+    return name, size
+
+
+def _refuse(report: ScanReport, name: str, model_id: int, version: str) -> None:
+    """A refusing finding refuses the upload (audited, though nothing is stored)."""
     refusing = [f for f in report.findings if f.rule in REFUSING_RULES]
     if refusing:
         error = InvalidInput(
@@ -235,11 +257,68 @@ def upload(
         raise error.recorded_as(
             "artifact.upload",
             resource_type=service.RESOURCE,
-            resource_id=row.model_id,
+            resource_id=model_id,
             outcome="failed",
-            details={"version": row.version, "path": name},
+            details={"version": version, "path": name},
         )
-    blob = store_blob(session, protection, plaintext)
+
+
+def upload_target(
+    session: Session,
+    actor: Principal,
+    protection: Protection,
+    model_ref: str | int,
+    version: str,
+    *,
+    path: str,
+    plaintext: Path,
+) -> UploadTarget:
+    """The version and path an upload goes to, once ``actor`` may write it, the version takes files
+    and the file is within the size limit (403, 404, 409, 422 else)."""
+    row = service.version_for(session, actor, model_ref, version, P.MODEL_WRITE)
+    name, size = _checked(row, protection, path, plaintext)
+    return UploadTarget(row.model_id, row.id, row.version, name, size)
+
+
+def scan_upload(protection: Protection, target: UploadTarget, plaintext: Path) -> ScannedUpload:
+    """Scan and hash an upload with no transaction open; a refusing finding refuses it (audited).
+
+    The route finds the target (:func:`upload_target`) in a reading transaction, ends it, scans,
+    and hands the result to :func:`upload` in a writing transaction, which checks the version
+    again (it may have been frozen meanwhile). On SQLite a writing transaction holds the
+    database's write lock from its start, and a scan and a hash take seconds a gigabyte: done
+    inside it, every other write of the server waited for them.
+    """
+    report = scan_file(plaintext, name=target.name, limits=protection.limits)
+    _refuse(report, target.name, target.model_id, target.version)
+    return ScannedUpload(target, report, _sha256(plaintext))
+
+
+def upload(
+    session: Session,
+    actor: Principal,
+    protection: Protection,
+    model_ref: str | int,
+    version: str,
+    *,
+    path: str,
+    plaintext: Path,
+    scanned: ScannedUpload | None = None,
+) -> ArtifactRead:
+    """Scan, encrypt, store and sign one file of a draft version (a file at the same path is replaced).
+
+    ``scanned``: the file as :func:`scan_upload` scanned it before this transaction; used if it was
+    made for this version, path and size, else the file is scanned here.
+    """
+    row = service.version_for(session, actor, model_ref, version, P.MODEL_WRITE)
+    name, size = _checked(row, protection, path, plaintext)
+    if scanned is None or scanned.target != UploadTarget(row.model_id, row.id, row.version, name, size):
+        report = scan_file(plaintext, name=name, limits=protection.limits)
+        _refuse(report, name, row.model_id, row.version)
+        digest = None
+    else:
+        report, digest = scanned.report, scanned.digest
+    blob = store_blob(session, protection, plaintext, digest)
     file_format = report.files[0].format if report.files else None
     artifact = next((a for a in row.artifacts if a.path == name), None)
     replaced = artifact.digest if artifact is not None else None
