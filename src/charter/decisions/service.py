@@ -349,25 +349,37 @@ def _prepare(
 _KEY, _DIGEST = COLUMNS.index("decision_key"), COLUMNS.index("digest")
 
 
+def _personal(data: DecisionBatch) -> list[str] | None:
+    """The batch's personal fields as stored and compared: sorted, once each; None for none."""
+    return sorted(set(data.personal_fields)) or None
+
+
+@dataclass(frozen=True)
+class BatchTarget:
+    """What preparing a batch needs from the database (:func:`batch_target`), as plain values: it
+    is prepared after the reading transaction that found them has ended."""
+
+    model_id: int
+    versions: dict[str, tuple[int, bool]]  # version -> (id, personal fields encrypted)
+    actor: str
+
+
 @dataclass(frozen=True)
 class PreparedBatch:
     """A batch made ready to store: each decision's row, with its personal data protected and its
     digest taken (see :func:`prepare_decisions`), and what the preparation depended on."""
 
-    model_id: int
-    versions: dict[str, tuple[int, bool]]  # version -> (id, personal fields encrypted)
-    actor: str
+    target: BatchTarget
     personal: list[str] | None
     rows: list[Row]
     attributes: list[str | None]
     now: datetime
     days: frozenset[str]  # the dates (YYYY-MM-DD) the decisions fall on
 
-    def made_for(self, model_id: int, versions: dict[str, tuple[int, bool]], actor: str, data: DecisionBatch) -> bool:
-        """Whether this preparation holds for ``data``, logged by ``actor`` with the model's versions as
-        they are now: a version whose fields are now encrypted must not be stored pseudonymised."""
-        personal = sorted(set(data.personal_fields)) or None
-        if (self.model_id, self.versions, self.actor, self.personal) != (model_id, versions, actor, personal):
+    def made_for(self, target: BatchTarget, data: DecisionBatch) -> bool:
+        """Whether this preparation holds for ``data`` logged to ``target`` as it is now (its actor, and
+        the model's versions: a version whose fields are now encrypted must not be stored pseudonymised)."""
+        if (self.target, self.personal) != (target, _personal(data)):
             return False
         return [row[_KEY] for row in self.rows] == [d.decision_id for d in data.decisions]
 
@@ -404,44 +416,6 @@ def _unique_ids(decisions: Sequence[DecisionIn]) -> list[str]:
     return ids
 
 
-def _prepared(
-    model_id: int, versions: dict[str, tuple[int, bool]], data: DecisionBatch, keys: DecisionKeys, actor: str
-) -> PreparedBatch:
-    decisions = data.decisions
-    now = utcnow()
-    created = stamp(now)
-    decided_at = _decision_times(decisions, created)
-    personal = sorted(set(data.personal_fields)) or None
-    with paused():  # see charter.gcpause: a batch makes no reference cycles
-        try:
-            rows, attributes = _prepare(
-                decisions,
-                decided_at,
-                versions,
-                personal,
-                keys=keys,
-                model_id=model_id,
-                created=created,
-                created_by=actor,
-            )
-        except orjson.JSONEncodeError as exc:  # e.g. an integer beyond 64 bits, which JSON readers cannot all take
-            raise InvalidInput(
-                f"Decision {_unencodable(decisions, personal)!r} holds a value that cannot be stored as JSON: {exc}."
-            ) from exc
-    days = frozenset(t[:10] for t in decided_at)
-    return PreparedBatch(model_id, versions, actor, personal, rows, attributes, now, days)
-
-
-@dataclass(frozen=True)
-class BatchTarget:
-    """What preparing a batch needs from the database (:func:`batch_target`), as plain values: it
-    is prepared after the reading transaction that found them has ended."""
-
-    model_id: int
-    versions: dict[str, tuple[int, bool]]  # version -> (id, personal fields encrypted)
-    actor: str
-
-
 def batch_target(session: Session, actor: Principal, model_ref: str | int, data: DecisionBatch) -> BatchTarget:
     """The model and versions a batch is logged to, once ``actor`` may log it (403, 404, 422 else)."""
     model = get_model_row(session, model_ref)
@@ -464,7 +438,29 @@ def prepare_decisions(target: BatchTarget, data: DecisionBatch, *, keys: Decisio
     would keep the WAL from being checkpointed back to its start (it grew to 170 MB with two
     writers, each preparing inside its reading transaction).
     """
-    return _prepared(target.model_id, target.versions, data, keys, target.actor)
+    decisions = data.decisions
+    now = utcnow()
+    created = stamp(now)
+    decided_at = _decision_times(decisions, created)
+    personal = _personal(data)
+    with paused():  # see charter.gcpause: a batch makes no reference cycles
+        try:
+            rows, attributes = _prepare(
+                decisions,
+                decided_at,
+                target.versions,
+                personal,
+                keys=keys,
+                model_id=target.model_id,
+                created=created,
+                created_by=target.actor,
+            )
+        except orjson.JSONEncodeError as exc:  # e.g. an integer beyond 64 bits, which JSON readers cannot all take
+            raise InvalidInput(
+                f"Decision {_unencodable(decisions, personal)!r} holds a value that cannot be stored as JSON: {exc}."
+            ) from exc
+    days = frozenset(t[:10] for t in decided_at)
+    return PreparedBatch(target, personal, rows, attributes, now, days)
 
 
 def _refusal(model: ModelRow, conflicts: list[str]) -> Conflict:
@@ -515,8 +511,9 @@ def log_decisions(
             "nothing in this batch was stored. Lift the containment to log again.",
             details={"suspended": {named[v]: i for v, i in suspended.items()}},
         )
-    if prepared is None or not prepared.made_for(model.id, versions, actor.actor, data):
-        prepared = _prepared(model.id, versions, data, keys, actor.actor)
+    target = BatchTarget(model.id, versions, actor.actor)
+    if prepared is None or not prepared.made_for(target, data):
+        prepared = prepare_decisions(target, data, keys=keys)
     stored = sink.stored_digests(session, model.id, ids, prepared.days)
     with paused():
         rows, attributes, duplicates, conflicts = prepared.unlogged(stored)

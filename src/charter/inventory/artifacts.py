@@ -246,23 +246,6 @@ def _checked(row: ModelVersionRow, protection: Protection, path: str, plaintext:
     return name, size
 
 
-def _refuse(report: ScanReport, name: str, model_id: int, version: str) -> None:
-    """A refusing finding refuses the upload (audited, though nothing is stored)."""
-    refusing = [f for f in report.findings if f.rule in REFUSING_RULES]
-    if refusing:
-        error = InvalidInput(
-            f"{name} was refused: " + "; ".join(f"{f.member or f.file}: {f.message}" for f in refusing),
-            details={"findings": _finding_dicts(report)},
-        )
-        raise error.recorded_as(
-            "artifact.upload",
-            resource_type=service.RESOURCE,
-            resource_id=model_id,
-            outcome="failed",
-            details={"version": version, "path": name},
-        )
-
-
 def upload_target(
     session: Session,
     actor: Principal,
@@ -289,8 +272,21 @@ def scan_upload(protection: Protection, target: UploadTarget, plaintext: Path) -
     database's write lock from its start, and a scan and a hash take seconds a gigabyte: done
     inside it, every other write of the server waited for them.
     """
-    report = scan_file(plaintext, name=target.name, limits=protection.limits)
-    _refuse(report, target.name, target.model_id, target.version)
+    name = target.name
+    report = scan_file(plaintext, name=name, limits=protection.limits)
+    refusing = [f for f in report.findings if f.rule in REFUSING_RULES]
+    if refusing:
+        error = InvalidInput(
+            f"{name} was refused: " + "; ".join(f"{f.member or f.file}: {f.message}" for f in refusing),
+            details={"findings": _finding_dicts(report)},
+        )
+        raise error.recorded_as(
+            "artifact.upload",
+            resource_type=service.RESOURCE,
+            resource_id=target.model_id,
+            outcome="failed",
+            details={"version": target.version, "path": name},
+        )
     return ScannedUpload(target, report, _sha256(plaintext))
 
 
@@ -310,15 +306,12 @@ def upload(
     ``scanned``: the file as :func:`scan_upload` scanned it before this transaction; used if it was
     made for this version, path and size, else the file is scanned here.
     """
-    row = service.version_for(session, actor, model_ref, version, P.MODEL_WRITE)
-    name, size = _checked(row, protection, path, plaintext)
-    if scanned is None or scanned.target != UploadTarget(row.model_id, row.id, row.version, name, size):
-        report = scan_file(plaintext, name=name, limits=protection.limits)
-        _refuse(report, name, row.model_id, row.version)
-        digest = None
-    else:
-        report, digest = scanned.report, scanned.digest
-    blob = store_blob(session, protection, plaintext, digest)
+    target = upload_target(session, actor, protection, model_ref, version, path=path, plaintext=plaintext)
+    row = session.get_one(ModelVersionRow, target.version_id)  # loaded just now: no query
+    if scanned is None or scanned.target != target:
+        scanned = scan_upload(protection, target, plaintext)
+    name, report = target.name, scanned.report
+    blob = store_blob(session, protection, plaintext, scanned.digest)
     file_format = report.files[0].format if report.files else None
     artifact = next((a for a in row.artifacts if a.path == name), None)
     replaced = artifact.digest if artifact is not None else None
